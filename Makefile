@@ -1,0 +1,47 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both bootstrap .venv from
+# requirements.lock (uv when it can be installed from the registry, plain pip otherwise).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export RUNTIME__DLTHUB_TELEMETRY := false
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: demo test lint bench fault-matrix clean help
+
+help:
+	@echo "make demo          generate the reference platform, ingest it with dlt, dbt build, summary"
+	@echo "make demo WAREHOUSE=postgres   the same into PostgreSQL (TW_PG_* variables)"
+	@echo "make test          ruff, sqlfluff and the pytest suite (CI=true makes PostgreSQL tests required)"
+	@echo "make bench         benchmark (SCALE=1 by default)"
+	@echo "make fault-matrix  the full fault-injection matrix"
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if $(BIN)/python -m pip install -q --disable-pip-version-check uv >/dev/null 2>&1; then \
+	  UV_NATIVE_TLS=1 $(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock && \
+	  UV_NATIVE_TLS=1 $(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e . ; \
+	else \
+	  $(BIN)/python -m pip install -q -r requirements.lock && \
+	  $(BIN)/python -m pip install -q --no-deps -e . ; \
+	fi
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/warehouse demo $(if $(WAREHOUSE),--warehouse $(WAREHOUSE),)
+
+lint: $(STAMP)
+	$(BIN)/ruff check ingestion reference_platform tenant_warehouse tests
+	$(BIN)/warehouse lint-sql
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/warehouse bench --scale $(or $(SCALE),1)
+
+fault-matrix: $(STAMP)
+	TW_FAULT_MATRIX=full $(BIN)/python -m pytest tests/faults $(PYTEST_ARGS)
+
+clean:
+	rm -rf .warehouse target logs

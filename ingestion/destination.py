@@ -1,0 +1,177 @@
+"""The warehouse side: dlt destination factories and the read-only queries extraction needs.
+
+Extraction asks the destination two things before anything is loaded: which (key, cursor)
+versions it already holds for an instance (so rows re-read from the lag window that did not
+change are not loaded again, and reconciliation can diff key sets), and how many rows each
+instance has (an instance with none is read in full).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import dlt
+import pyarrow as pa
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+from ingestion.config import TableConfig
+from ingestion.errors import DestinationError
+from ingestion.readers.base import versions_schema
+from ingestion.schema import INSTANCE_COLUMN
+from tenant_warehouse.settings import Settings
+
+DESTINATIONS = ("duckdb", "postgres", "bigquery")
+_FETCH_ROWS = 100_000
+
+
+def make_destination(settings: Settings, name: str) -> Any:
+    """A dlt destination configured from Settings and the same environment dbt's profile uses."""
+    if name == "duckdb":
+        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+        return dlt.destinations.duckdb(credentials=str(settings.duckdb_path))
+    if name == "postgres":
+        return dlt.destinations.postgres(credentials=postgres_credentials())
+    if name == "bigquery":
+        return dlt.destinations.bigquery(
+            credentials=_bigquery_credentials(), location=os.environ.get("TW_BQ_LOCATION", "EU")
+        )
+    raise ValueError(f"unknown destination {name!r} (expected one of {', '.join(DESTINATIONS)})")
+
+
+def loader_file_format(name: str) -> str:
+    # Parquet end to end where the destination loads it natively; PostgreSQL without an ADBC
+    # driver loads CSV through COPY, which dlt writes straight from the arrow batches.
+    return "csv" if name == "postgres" else "parquet"
+
+
+def postgres_credentials() -> str:
+    """TW_PG_* with the defaults of profiles.yml.example, so dlt and dbt hit the same database."""
+    user = quote(os.environ.get("TW_PG_USER", "postgres"), safe="")
+    # Always user:password - dlt treats an absent password as missing configuration, while
+    # an empty one is what trust or peer authentication needs.
+    auth = f"{user}:{quote(os.environ.get('TW_PG_PASSWORD', ''), safe='')}"
+    host = os.environ.get("TW_PG_HOST", "127.0.0.1")
+    port = int(os.environ.get("TW_PG_PORT", "5432"))
+    database = quote(os.environ.get("TW_PG_DATABASE", "tenant_warehouse"), safe="")
+    return f"postgresql://{auth}@{host}:{port}/{database}"
+
+
+def _bigquery_credentials() -> Any:
+    """Service-account key file from TW_BQ_KEYFILE (as dbt), else dlt's own resolution
+    (DESTINATION__BIGQUERY__CREDENTIALS__* or application default credentials)."""
+    keyfile = os.environ.get("TW_BQ_KEYFILE")
+    if not keyfile:
+        return None
+    info = json.loads(Path(keyfile).read_text(encoding="utf-8"))
+    if os.environ.get("TW_BQ_PROJECT"):
+        info["project_id"] = os.environ["TW_BQ_PROJECT"]
+    return json.dumps(info)
+
+
+class DestinationView:
+    """Read-only queries against the raw dataset through the pipeline's own SQL client."""
+
+    def __init__(self, pipeline: dlt.Pipeline) -> None:
+        self.pipeline = pipeline
+        self._open: Any = None
+
+    @contextmanager
+    def connected(self) -> Iterator[DestinationView]:
+        """Keep one connection for every query made inside the block: opening a dlt SQL client
+        resolves the destination's configuration, which costs more than the queries."""
+        stack = ExitStack()
+        try:
+            client = stack.enter_context(self.pipeline.sql_client())
+        except Exception as exc:
+            raise DestinationError(
+                f"dataset {self.pipeline.dataset_name}: {type(exc).__name__}: {exc}"
+            ) from exc
+        with stack:
+            self._open = client
+            try:
+                yield self
+            finally:
+                self._open = None
+
+    @contextmanager
+    def _client(self) -> Iterator[Any]:
+        if self._open is not None:
+            yield self._open
+            return
+        try:
+            with self.pipeline.sql_client() as client:
+                yield client
+        except (DestinationError, DatabaseUndefinedRelation):
+            raise
+        except Exception as exc:
+            raise DestinationError(
+                f"dataset {self.pipeline.dataset_name}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def instance_counts(self, table: str) -> dict[str, int]:
+        """Rows per instance_id in raw.<table>; {} when the dataset or table does not exist."""
+        try:
+            with self._client() as client:
+                if not client.has_dataset():
+                    return {}
+                sql = (
+                    f"SELECT {INSTANCE_COLUMN}, count(*) FROM "
+                    f"{client.make_qualified_table_name(table)} GROUP BY {INSTANCE_COLUMN}"
+                )
+                with client.execute_query(sql) as cursor:
+                    return {str(row[0]): int(row[1]) for row in cursor.fetchall()}
+        except DatabaseUndefinedRelation:
+            return {}
+
+    def versions(
+        self,
+        table: TableConfig,
+        instance: str,
+        *,
+        since: dt.datetime | None = None,
+        low: int | None = None,
+        high: int | None = None,
+    ) -> pa.Table:
+        """(primary key, cursor) of the instance's raw rows with cursor >= since and
+        low <= key < high (each filter only when given)."""
+        schema = versions_schema(table)
+        key, cursor_column = table.primary_key, table.cursor
+        clauses, params = [f"{INSTANCE_COLUMN} = %s"], [instance]
+        if since is not None:
+            clauses.append(f"{cursor_column} >= %s")
+            params.append(since)
+        if low is not None:
+            clauses.append(f"{key} >= %s")
+            params.append(low)
+        if high is not None:
+            clauses.append(f"{key} < %s")
+            params.append(high)
+        try:
+            with self._client() as client:
+                sql = (
+                    f"SELECT {key}, {cursor_column} FROM {client.make_qualified_table_name(table.name)}"
+                    f" WHERE {' AND '.join(clauses)}"
+                )
+                with client.execute_query(sql, *params) as cursor, warnings.catch_warnings():
+                    # duckdb notes that DB-API arrow output copies rows; these are two columns.
+                    warnings.simplefilter("ignore", UserWarning)
+                    parts = [_conform(part, schema) for part in cursor.iter_arrow(_FETCH_ROWS)]
+        except DatabaseUndefinedRelation:
+            return schema.empty_table()
+        parts = [p for p in parts if p.num_rows]
+        return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def _conform(part: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Rename and cast a query result to `schema`: drivers differ in column names and in the
+    zone label of timestamps (same instants; a cast between zones only relabels)."""
+    arrays = [part.column(index).cast(field.type) for index, field in enumerate(schema)]
+    return pa.Table.from_arrays(arrays, schema=schema)

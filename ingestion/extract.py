@@ -1,0 +1,251 @@
+"""Extraction of one (instance, table) per run: the body of each dlt resource.
+
+Watermark semantics (kept in the resource's dlt state, which dlt commits with the load):
+- `cursor` is the highest cursor value read from the source so far (the high watermark).
+- A run reads `cursor >= watermark - lag` (inclusive), ordered by (cursor, key), in one
+  statement, so rows sharing a timestamp at any chunk edge are all read, and a transaction that
+  commits late with a cursor up to `lag` behind the watermark is still seen.
+- Rows of that window whose (key, cursor) raw already holds are dropped before dlt: re-reading
+  the window is what makes late commits safe, re-loading it would only churn the warehouse.
+  A run with no source changes therefore loads nothing and leaves raw untouched.
+- The watermark only moves when the table was read to the end; a failed read keeps the old one,
+  so the next run re-reads from there (loads are idempotent merges on (instance_id, key)).
+- An instance with no rows in raw (first run, or raw was dropped) is read in full.
+Reconciliation (hard deletes, late commits older than the lag) runs every `reconcile_every`
+runs, or when forced, after the incremental read; see ingestion/reconcile.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingestion.config import TableConfig
+from ingestion.destination import DestinationView
+from ingestion.errors import SourceError, SourceUnavailable
+from ingestion.readers import SourceReader, open_reader
+from ingestion.readers.convert import max_timestamp
+from ingestion.reconcile import differences
+from ingestion.run_log import RunRecord
+from ingestion.shape import deletions, to_raw
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    instance: str
+    table: str
+    phase: str  # "extract" | "reconcile" | "done" | "failed"
+    rows: int  # rows read so far in this phase
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+class ReaderPool:
+    """Opens one reader (connection) per table, and remembers an instance that cannot be reached
+    so its other tables fail at once with the same error instead of each waiting a timeout."""
+
+    def __init__(self, urls: dict[str, str]) -> None:
+        self.urls = urls
+        self.unavailable: dict[str, SourceUnavailable] = {}
+
+    def open(self, instance: str) -> SourceReader:
+        if instance in self.unavailable:
+            raise self.unavailable[instance]
+        try:
+            return open_reader(instance, self.urls[instance])
+        except SourceUnavailable as exc:
+            self.unavailable[instance] = exc
+            raise
+
+
+@dataclass
+class RunContext:
+    """Everything the resources of one run share."""
+
+    run_id: str
+    salt: str
+    readers: ReaderPool
+    destination: DestinationView
+    extracted_at: dt.datetime
+    reconcile: bool | None = None
+    progress: ProgressCallback | None = None
+    # Backfill (`warehouse backfill`): re-read every row with cursor >= since, whatever the
+    # watermark, and load them all again (merge on the key: nothing is duplicated).
+    since: dt.datetime | None = None
+    raw_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    records: list[RunRecord] = field(default_factory=list)
+
+    def record(self, instance: str, table: str, is_reconciliation: bool = False) -> RunRecord:
+        record = RunRecord(self.run_id, instance, table, is_reconciliation=is_reconciliation)
+        self.records.append(record)
+        return record
+
+    def notify(self, instance: str, table: str, phase: str, rows: int) -> None:
+        if self.progress is not None:
+            self.progress(ProgressEvent(instance, table, phase, rows))
+
+
+def extract_table(
+    ctx: RunContext, instance: str, table: TableConfig, state: MutableMapping[str, Any]
+) -> Iterator[pa.Table]:
+    """Yield raw batches for one instance's table and update its state; never raises for a
+    source problem (it is recorded, and the other tables go on)."""
+    record = ctx.record(instance, table.name)
+    watermark = _parse(state.get("cursor"))
+    full = watermark is None or ctx.raw_counts.get(table.name, {}).get(instance, 0) == 0
+    reconcile_due = _reconcile_due(ctx.reconcile, table, state)
+    try:
+        reader = ctx.readers.open(instance)
+    except SourceError as exc:
+        _fail(ctx, record, str(exc))
+        if reconcile_due:
+            ctx.record(instance, table.name, True).skip("source unavailable; see the extract record")
+        return
+    with reader:
+        # Keys loaded by the incremental pass, which reconciliation must not emit again into the
+        # same load (only kept when a reconciliation follows; never for a full read).
+        emitted: list[pa.Array] | None = [] if reconcile_due and not full else None
+        try:
+            yield from _incremental(ctx, reader, table, record, state, watermark, full, emitted)
+        except Exception as exc:
+            _fail(ctx, record, _describe(exc, instance, table.name))
+            if reconcile_due:
+                ctx.record(instance, table.name, True).skip("incremental read failed this run")
+            return
+        if not reconcile_due:
+            return
+        recon = ctx.record(instance, table.name, is_reconciliation=True)
+        if full:
+            # A full read just rebuilt this instance's rows: there is nothing older to compare.
+            recon.skip("table was read in full this run")
+            return
+        try:
+            yield from _reconcile(ctx, reader, table, recon, emitted)
+        except Exception as exc:
+            _fail(ctx, recon, _describe(exc, instance, table.name))
+            return
+        state["last_reconcile_run"] = state.get("runs", 0)
+
+
+def _incremental(
+    ctx: RunContext,
+    reader: SourceReader,
+    table: TableConfig,
+    record: RunRecord,
+    state: MutableMapping[str, Any],
+    watermark: dt.datetime | None,
+    full: bool,
+    emitted: list[pa.Array] | None,
+) -> Iterator[pa.Table]:
+    instance = reader.instance
+    since = None if full or watermark is None else watermark - dt.timedelta(seconds=table.lag_seconds)
+    backfill = ctx.since is not None and since is not None
+    if backfill:
+        since = min(since, ctx.since)
+    record.cursor_from = since
+    reader.check_table(table)
+    # A backfill reloads the window as the source has it, unchanged versions included.
+    known = None if since is None or backfill else ctx.destination.versions(table, instance, since=since)
+    highest: dt.datetime | None = None
+    for batch in reader.read_changes(table, since):
+        record.rows_extracted += batch.num_rows
+        batch_highest = max_timestamp(batch.column(table.cursor))
+        if batch_highest is not None and (highest is None or batch_highest > highest):
+            highest = batch_highest
+        if known is not None and known.num_rows:
+            batch = drop_known(batch, known, table)
+        ctx.notify(instance, table.name, "extract", record.rows_extracted)
+        if batch.num_rows == 0:
+            continue
+        if emitted is not None:
+            emitted.append(batch.column(table.primary_key).combine_chunks())
+        record.rows_loaded += batch.num_rows
+        yield to_raw(batch, table, instance, ctx.salt, ctx.extracted_at)
+
+    record.bad_values.extend(reader.take_issues())
+    # A full read sees the source as it is, so its maximum is the truth even if an older state
+    # (say, of a source since regenerated) was ahead; an incremental read never moves back.
+    if not full and watermark is not None and (highest is None or highest < watermark):
+        highest = watermark
+    state["cursor"] = highest.isoformat() if highest is not None else None
+    state["runs"] = state.get("runs", 0) + 1
+    if full:
+        state["last_reconcile_run"] = state["runs"]
+    record.cursor_to = highest
+    record.succeed()
+    ctx.notify(instance, table.name, "done", record.rows_extracted)
+
+
+def _reconcile(
+    ctx: RunContext,
+    reader: SourceReader,
+    table: TableConfig,
+    record: RunRecord,
+    emitted: list[pa.Array] | None,
+) -> Iterator[pa.Table]:
+    instance = reader.instance
+    exclude = pa.concat_arrays(emitted) if emitted else None
+    for found in differences(reader, ctx.destination, table, instance, exclude):
+        if len(found.deleted):
+            record.rows_deleted += len(found.deleted)
+            yield deletions(found.deleted, table, instance, ctx.extracted_at)
+        if len(found.changed):
+            for batch in reader.read_rows(table, found.changed.to_pylist()):
+                record.rows_extracted += batch.num_rows
+                record.rows_loaded += batch.num_rows
+                yield to_raw(batch, table, instance, ctx.salt, ctx.extracted_at)
+        ctx.notify(instance, table.name, "reconcile", record.rows_extracted + record.rows_deleted)
+    record.bad_values.extend(reader.take_issues())
+    record.succeed()
+
+
+def drop_known(batch: pa.Table, known: pa.Table, table: TableConfig) -> pa.Table:
+    """Remove rows whose (key, cursor) raw already has: that exact version is loaded."""
+    key, cursor = table.primary_key, table.cursor
+    probe = pa.table(
+        {
+            key: batch.column(key),
+            cursor: batch.column(cursor),
+            "_tw_row": pa.array(range(batch.num_rows), pa.int64()),
+        }
+    )
+    marked = known.append_column("_tw_known", pa.repeat(pa.scalar(True), known.num_rows))
+    joined = probe.join(marked, keys=[key, cursor], join_type="left outer")
+    unseen = joined.filter(pc.is_null(joined.column("_tw_known"))).column("_tw_row")
+    if len(unseen) == batch.num_rows:
+        return batch
+    # The join does not keep row order; take the rows back in the order they were read.
+    return batch.take(pc.take(unseen, pc.sort_indices(unseen)))
+
+
+def _reconcile_due(forced: bool | None, table: TableConfig, state: MutableMapping[str, Any]) -> bool:
+    if forced is not None:
+        return forced
+    if table.reconcile_every <= 0:
+        return False
+    runs_since = state.get("runs", 0) + 1 - state.get("last_reconcile_run", 0)
+    return runs_since >= table.reconcile_every
+
+
+def _fail(ctx: RunContext, record: RunRecord, message: str) -> None:
+    record.fail(message)
+    ctx.notify(record.instance_id, record.table_name, "failed", record.rows_extracted)
+
+
+def _describe(exc: BaseException, instance: str, table: str) -> str:
+    if isinstance(exc, SourceError):
+        return str(exc)
+    return f"instance {instance}, table {table}: {type(exc).__name__}: {exc}"
+
+
+def _parse(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

@@ -1,0 +1,359 @@
+"""run_ingestion: one ingestion run of the selected instances and tables into the raw dataset.
+
+Flow: lock -> dlt settings -> sync state with the destination -> load any package a crashed run
+left pending -> count raw rows per instance -> extract (source problems are recorded per table,
+never raised) -> normalize -> load -> append the run records -> prune local packages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dlt
+
+from ingestion.config import IngestionConfig, TableConfig, load_config
+from ingestion.destination import (
+    DESTINATIONS,
+    DestinationView,
+    loader_file_format,
+    make_destination,
+)
+from ingestion.errors import DestinationError
+from ingestion.extract import ProgressCallback, ProgressEvent, ReaderPool, RunContext
+from ingestion.lock import RunLock
+from ingestion.platform_source import ingestion_runs, platform_source
+from ingestion.run_log import RunRecord, utc_now
+from tenant_warehouse.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+PIPELINE_PREFIX = "tenant_warehouse"
+LOCK_FILE = "ingestion.lock"
+# Loaded packages keep only metadata (jobs are deleted after loading), but a run a minute adds
+# one each; keep the last few for debugging.
+KEEP_LOADED_PACKAGES = 5
+
+
+@dataclass(frozen=True)
+class TableCounts:
+    status: str
+    rows_extracted: int
+    rows_loaded: int
+    rows_deleted: int
+    bad_values: int
+
+
+@dataclass
+class IngestionReport:
+    run_id: str
+    destination: str
+    started_at: dt.datetime
+    ended_at: dt.datetime | None = None
+    records: list[RunRecord] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    """Run-level failures (destination, load, run log); per-table ones are in `records`."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and all(r.ok for r in self.records)
+
+    @property
+    def rows_extracted(self) -> int:
+        return sum(r.rows_extracted for r in self.records)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(r.rows_loaded for r in self.records)
+
+    @property
+    def rows_deleted(self) -> int:
+        return sum(r.rows_deleted for r in self.records)
+
+    @property
+    def tables(self) -> dict[tuple[str, str], TableCounts]:
+        """Per (instance, table): incremental and reconciliation records added together; the
+        status is the worst of them."""
+        merged: dict[tuple[str, str], TableCounts] = {}
+        rank = {"failed": 3, "skipped": 1, "success": 0, "running": 2}
+        for r in self.records:
+            key = (r.instance_id, r.table_name)
+            prior = merged.get(key, TableCounts("success", 0, 0, 0, 0))
+            status = prior.status if rank[prior.status] >= rank[r.status] else r.status
+            if r.is_reconciliation and r.status == "skipped":
+                status = prior.status  # a skipped reconciliation is not a problem of the table
+            merged[key] = TableCounts(
+                status,
+                prior.rows_extracted + r.rows_extracted,
+                prior.rows_loaded + r.rows_loaded,
+                prior.rows_deleted + r.rows_deleted,
+                prior.bad_values + len(r.bad_values),
+            )
+        return merged
+
+    @property
+    def failures(self) -> list[str]:
+        """Every error message of the run, run-level first."""
+        return self.errors + [
+            r.error_message or "failed" for r in self.records if r.status == "failed"
+        ]
+
+    def summary(self) -> str:
+        lines = [
+            f"ingestion run {self.run_id} -> {self.destination}: "
+            f"{'ok' if self.ok else 'FAILED'}, {self.rows_extracted} rows read, "
+            f"{self.rows_loaded} loaded, {self.rows_deleted} deleted"
+        ]
+        for (instance, table), counts in sorted(self.tables.items()):
+            bad = f", {counts.bad_values} bad values" if counts.bad_values else ""
+            lines.append(
+                f"  {instance}.{table}: {counts.status}, read {counts.rows_extracted}, "
+                f"loaded {counts.rows_loaded}, deleted {counts.rows_deleted}{bad}"
+            )
+        lines += [f"  error: {message}" for message in self.failures]
+        return "\n".join(lines)
+
+
+def run_ingestion(
+    settings: Settings,
+    destination: str = "duckdb",
+    instances: Iterable[str] | None = None,
+    tables: Iterable[str] | None = None,
+    reconcile: bool | None = None,
+    progress: Any = None,
+    config: IngestionConfig | None = None,
+    since: dt.datetime | None = None,
+) -> IngestionReport:
+    """Ingest the selected instances and tables (all configured ones by default).
+
+    since: backfill window start: re-read and reload every selected row with cursor >= since
+    (used by `warehouse backfill`; None = the normal incremental window).
+    reconcile: None follows each table's `reconcile_every`; True forces a reconciliation of
+    every selected table (hard deletes and late commits older than the lag); False skips it.
+    progress: a callable receiving ProgressEvent, or a rich.progress.Progress.
+    Raises ConfigError for an unknown instance/table and IngestionLocked when another run holds
+    the lock; every other failure is reported in the returned report (`.ok` is False).
+    """
+    if destination not in DESTINATIONS:
+        raise ValueError(
+            f"unknown destination {destination!r} (expected one of {', '.join(DESTINATIONS)})"
+        )
+    config = config or load_config()
+    selected_instances = config.select_instances(instances)
+    selected_tables = config.select_tables(tables)
+
+    with RunLock(settings.home / LOCK_FILE):
+        configure_dlt(settings)
+        run_id = uuid.uuid4().hex
+        report = IngestionReport(run_id, destination, utc_now())
+        ctx = RunContext(
+            run_id=run_id,
+            salt=settings.pii_salt(),
+            readers=ReaderPool({i: settings.source_url(i) for i in selected_instances}),
+            destination=None,  # type: ignore[arg-type] - set once the pipeline exists
+            extracted_at=report.started_at,
+            reconcile=reconcile,
+            since=since,
+            progress=_progress_callback(progress),
+        )
+        report.records = ctx.records
+        pipeline = None
+        try:
+            pipeline = dlt.pipeline(
+                pipeline_name=f"{PIPELINE_PREFIX}_{destination}",
+                pipelines_dir=str(settings.pipelines_dir),
+                destination=make_destination(settings, destination),
+                dataset_name=settings.raw_schema,
+            )
+            ctx.destination = DestinationView(pipeline)
+            _prepare(pipeline)
+            with ctx.destination.connected():
+                ctx.raw_counts = {
+                    t.name: ctx.destination.instance_counts(t.name) for t in selected_tables
+                }
+        except Exception as exc:
+            message = f"destination {destination}: {_explain(exc)}"
+            report.errors.append(message)
+            _fail_all(ctx, selected_instances, selected_tables, message)
+            if pipeline is not None:
+                _write_run_log(pipeline, destination, report)
+            report.ended_at = utc_now()
+            return report
+
+        append_tables = [
+            t.name for t in selected_tables if not any(ctx.raw_counts.get(t.name, {}).values())
+        ]
+        source = platform_source(ctx, selected_instances, selected_tables, append_tables)
+        file_format = loader_file_format(destination)
+        try:
+            with ctx.destination.connected(), _timed("extract"):
+                pipeline.extract(source, loader_file_format=file_format)
+        except Exception as exc:
+            # A table's own failures are recorded by its resource; this is dlt refusing what
+            # was extracted, which discards the whole package (and its state changes).
+            message = f"extraction aborted, nothing loaded: {_explain(exc)}"
+            report.errors.append(message)
+            _fail_loaded(ctx.records, message)
+            _fail_all(ctx, selected_instances, selected_tables, message)
+            _write_run_log(pipeline, destination, report)
+            report.ended_at = utc_now()
+            return report
+        _close_records(report)
+        try:
+            # The run records travel in the same load as the data, so a normal run costs one
+            # load; they are rewritten below if that load fails.
+            pipeline.extract(ingestion_runs(report.records), loader_file_format=file_format)
+            with _timed("normalize"):
+                pipeline.normalize()
+            with _timed("load"):
+                pipeline.load()
+        except Exception as exc:
+            message = f"load into {destination} failed: {_explain(exc)}"
+            report.errors.append(message)
+            _fail_loaded(ctx.records, message)
+            _write_run_log(pipeline, destination, report)
+        _prune_loaded_packages(pipeline)
+        report.ended_at = utc_now()
+        return report
+
+
+def configure_dlt(settings: Settings) -> None:
+    """dlt reads its configuration from the environment; these are the settings every run needs."""
+    os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
+    os.environ.setdefault("DLT_DATA_DIR", str(settings.home / "dlt"))
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
+    # Privacy: no loaded rows stay in the local package files or in the staging dataset.
+    os.environ["LOAD__DELETE_COMPLETED_JOBS"] = "true"
+    os.environ["LOAD__TRUNCATE_STAGING_DATASET"] = "true"
+    # A job that fails for good aborts its package and restores the state (watermarks) from
+    # before the extraction, so the next run reads those rows again instead of skipping them.
+    os.environ["LOAD__AUTO_ABORT_ON_TERMINAL_ERROR"] = "true"
+    os.environ["NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID"] = "true"
+    # `_dlt_id` is generated during extraction (ingestion/shape.py explains why).
+    os.environ["NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID"] = "false"
+    # One resource after the other: one open source statement at a time, bounded memory.
+    os.environ.setdefault("EXTRACT__NEXT_ITEM_MODE", "fifo")
+
+
+def _prepare(pipeline: dlt.Pipeline) -> None:
+    # What `pipeline.run` does first: adopt the destination's state if it is newer (or wipe
+    # the local one if the dataset is gone), then finish packages a crashed run left behind.
+    pipeline.sync_destination()
+    if pipeline.has_pending_data:
+        pipeline.normalize()
+        try:
+            pipeline.load()
+        except Exception as exc:
+            raise DestinationError(
+                f"a load package left by an earlier run could not be loaded: {_explain(exc)}"
+            ) from exc
+
+
+def _fail_all(
+    ctx: RunContext, instances: list[str], tables: list[TableConfig], message: str
+) -> None:
+    """A failed record for every selected table the run did not reach."""
+    reached = {(r.instance_id, r.table_name) for r in ctx.records}
+    for table in tables:
+        for instance in instances:
+            if (instance, table.name) not in reached:
+                ctx.record(instance, table.name).fail(
+                    f"instance {instance}, table {table.name}: not ingested: {message}"
+                )
+
+
+def _fail_loaded(records: list[RunRecord], message: str) -> None:
+    """After a run-level failure nothing of this run is known to be loaded: the watermarks are
+    back where they were, and the next run reads these rows again."""
+    for record in records:
+        if record.status in ("success", "running"):
+            record.rows_loaded = record.rows_deleted = 0
+            record.fail(f"instance {record.instance_id}, table {record.table_name}: {message}")
+
+
+def _close_records(report: IngestionReport) -> None:
+    for record in report.records:
+        if record.status == "running":  # extraction stopped before reaching its end
+            record.fail(f"instance {record.instance_id}, table {record.table_name}: interrupted")
+
+
+def _write_run_log(pipeline: dlt.Pipeline, destination: str, report: IngestionReport) -> None:
+    """Write the run records on their own (after a failure). A package the failed load left
+    pending is loaded first by dlt, which is then the only thing this call does."""
+    _close_records(report)
+    if pipeline.has_pending_data:
+        report.errors.append(
+            "run log not written: an unloaded package is pending; the next run loads it first"
+        )
+        return
+    try:
+        pipeline.run(
+            ingestion_runs(report.records), loader_file_format=loader_file_format(destination)
+        )
+    except Exception as exc:
+        report.errors.append(f"run log not written to {destination}: {_explain(exc)}")
+
+
+def _prune_loaded_packages(pipeline: dlt.Pipeline) -> None:
+    loaded = Path(pipeline.working_dir) / "load" / "loaded"
+    if not loaded.is_dir():
+        return
+    packages = sorted(p for p in loaded.iterdir() if p.is_dir())
+    for package in packages[:-KEEP_LOADED_PACKAGES]:
+        shutil.rmtree(package, ignore_errors=True)
+
+
+@contextmanager
+def _timed(step: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        logger.info("ingestion %s took %.2f s", step, time.perf_counter() - started)
+
+
+def _explain(exc: BaseException) -> str:
+    """The innermost useful message of dlt's wrapped step exceptions."""
+    seen = exc
+    while getattr(seen, "__cause__", None) is not None and type(seen).__name__ in (
+        "PipelineStepFailed",
+    ):
+        seen = seen.__cause__  # type: ignore[assignment]
+    text = str(seen).strip().splitlines()
+    return f"{type(seen).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _progress_callback(progress: Any) -> ProgressCallback | None:
+    if progress is None:
+        return None
+    if hasattr(progress, "add_task") and hasattr(progress, "update"):
+        return _RichProgress(progress)
+    if callable(progress):
+        return progress
+    raise TypeError("progress must be a callable taking a ProgressEvent or a rich Progress")
+
+
+class _RichProgress:
+    """Adapts a rich.progress.Progress: one task per (instance, table)."""
+
+    def __init__(self, progress: Any) -> None:
+        self.progress = progress
+        self.tasks: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, event: ProgressEvent) -> None:
+        key = (event.instance, event.table)
+        if key not in self.tasks:
+            self.tasks[key] = self.progress.add_task(f"{event.instance}.{event.table}", total=None)
+        description = f"{event.instance}.{event.table} ({event.phase})"
+        self.progress.update(self.tasks[key], completed=event.rows, description=description)
+        if event.phase in ("done", "failed"):
+            self.progress.update(self.tasks[key], total=event.rows)

@@ -1,0 +1,98 @@
+"""What every source reader offers the extraction code."""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from types import TracebackType
+
+import pyarrow as pa
+
+from ingestion.config import TableConfig
+from ingestion.errors import BadValue
+from ingestion.schema import ARROW_TYPES
+
+# Ids per `IN (...)` query when re-reading rows by key (reconciliation); well under SQLite's
+# bound-parameter limit and short enough for a PostgreSQL statement.
+IDS_PER_QUERY = 5_000
+
+
+def quote(identifier: str) -> str:
+    """Quote an identifier. Config validation already restricts names to [a-z0-9_]."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def versions_schema(table: TableConfig) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field(table.primary_key, pa.int64()),
+            pa.field(table.cursor, ARROW_TYPES["timestamp"]),
+        ]
+    )
+
+
+class SourceReader(ABC):
+    """Reads one instance's application database. Batches come in the table's source schema
+    (`ingestion.schema.source_schema`); values that cannot be read are kept as null or repaired
+    and listed in `issues`."""
+
+    def __init__(self, instance: str) -> None:
+        self.instance = instance
+        self.issues: list[BadValue] = []
+
+    @abstractmethod
+    def check_table(self, table: TableConfig) -> None:
+        """Raise SourceTableMissing / SourceSchemaMismatch if the table cannot be read."""
+
+    @abstractmethod
+    def read_changes(self, table: TableConfig, since: dt.datetime | None) -> Iterator[pa.Table]:
+        """Rows with cursor >= since (all rows when since is None), in chunks of about
+        `table.chunk_rows`. Incremental reads are ordered by (cursor, primary key)."""
+
+    @abstractmethod
+    def read_rows(self, table: TableConfig, ids: Sequence[int]) -> Iterator[pa.Table]:
+        """Current rows for the given primary keys (missing keys are simply absent)."""
+
+    @abstractmethod
+    def read_versions(self, table: TableConfig, low: int | None, high: int | None) -> pa.Table:
+        """(primary key, cursor) of rows with low <= key < high (open bound when None)."""
+
+    @abstractmethod
+    def key_bounds(self, table: TableConfig) -> tuple[int, int, int] | None:
+        """(min key, max key, row count), or None for an empty table."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def take_issues(self) -> list[BadValue]:
+        issues, self.issues = self.issues, []
+        return issues
+
+    def __enter__(self) -> SourceReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def rechunk(batches: Iterator[pa.Table], rows: int) -> Iterator[pa.Table]:
+    """Combine small batches into tables of about `rows` rows (zero-copy concatenation), so
+    dlt sees few, large items whatever the fetch size of the driver."""
+    pending: list[pa.Table] = []
+    count = 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        pending.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield pa.concat_tables(pending)
+            pending, count = [], 0
+    if pending:
+        yield pa.concat_tables(pending)

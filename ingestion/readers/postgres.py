@@ -1,0 +1,233 @@
+"""PostgreSQL source: `COPY (SELECT ...) TO STDOUT (FORMAT csv)` streamed into pyarrow's CSV reader.
+
+A fetch through a DB-API cursor builds a Python object per value; COPY hands over bytes that
+arrow parses in C++ threads, so extraction runs at the speed of COPY itself. The COPY runs in a
+thread that writes into a pipe; arrow reads the other end block by block, so memory stays
+bounded by the block size and the chunk size whatever the table size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import psycopg2
+import psycopg2.errors
+import pyarrow as pa
+import pyarrow.csv as pcsv
+from sqlalchemy.engine import URL
+
+from ingestion.config import TableConfig
+from ingestion.errors import (
+    SourceError,
+    SourceSchemaMismatch,
+    SourceTableMissing,
+    SourceUnavailable,
+)
+from ingestion.readers.base import IDS_PER_QUERY, SourceReader, quote, rechunk, versions_schema
+from ingestion.schema import source_schema
+
+CSV_BLOCK_BYTES = 4 << 20
+_PIPE_BYTES = 1 << 20
+_F_SETPIPE_SZ = 1031  # Linux fcntl; a bigger pipe means fewer wake-ups between the two threads
+CONNECT_TIMEOUT_SECONDS = 10
+
+# Casts in the SELECT list make COPY's text output match what arrow parses for each type
+# (a `timestamp without time zone` column is read as UTC because the session time zone is UTC).
+_SELECT_CASTS = {
+    "bigint": "bigint",
+    "double": "double precision",
+    "boolean": "boolean",
+    "text": "text",
+    "timestamp": "timestamptz",
+    "date": "date",
+}
+
+
+class PostgresReader(SourceReader):
+    def __init__(self, instance: str, url: URL) -> None:
+        super().__init__(instance)
+        self.safe_url = url.render_as_string(hide_password=True)
+        params: dict[str, Any] = {
+            "host": url.host,
+            "port": url.port,
+            "user": url.username,
+            "password": url.password,
+            "dbname": url.database,
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "application_name": "tenant_warehouse_ingestion",
+        }
+        params.update({k: v for k, v in url.query.items() if isinstance(v, str)})
+        try:
+            self.conn = psycopg2.connect(**{k: v for k, v in params.items() if v is not None})
+            # Read-only and autocommit: each COPY is one statement with its own snapshot, and a
+            # read replica accepts nothing else anyway.
+            self.conn.set_session(readonly=True, autocommit=True)
+            with self.conn.cursor() as cursor:
+                cursor.execute("SET TIME ZONE 'UTC'")
+        except psycopg2.Error as exc:
+            raise SourceUnavailable(
+                instance, None, f"cannot connect to PostgreSQL {self.safe_url}: {_first_line(exc)}"
+            ) from exc
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def check_table(self, table: TableConfig) -> None:
+        columns = ", ".join(quote(c.name) for c in table.source_columns)
+        self._execute(table, f"SELECT {columns} FROM {quote(table.name)} LIMIT 0")
+
+    def read_changes(self, table: TableConfig, since: dt.datetime | None) -> Iterator[pa.Table]:
+        sql = f"SELECT {_select_list(table)} FROM {quote(table.name)}"
+        if since is not None:
+            # Only incremental windows are ordered: sorting a whole table on the server would
+            # cost more than the copy, and a full read is never resumed from its middle.
+            sql += (
+                f" WHERE {quote(table.cursor)} >= {_timestamp_literal(since)}"
+                f" ORDER BY {quote(table.cursor)}, {quote(table.primary_key)}"
+            )
+        yield from rechunk(self._copy(table, sql, source_schema(table)), table.chunk_rows)
+
+    def read_rows(self, table: TableConfig, ids: Sequence[int]) -> Iterator[pa.Table]:
+        def batches() -> Iterator[pa.Table]:
+            for start in range(0, len(ids), IDS_PER_QUERY):
+                literal = ",".join(str(int(i)) for i in ids[start : start + IDS_PER_QUERY])
+                sql = (
+                    f"SELECT {_select_list(table)} FROM {quote(table.name)}"
+                    f" WHERE {quote(table.primary_key)} = ANY('{{{literal}}}'::bigint[])"
+                )
+                yield from self._copy(table, sql, source_schema(table))
+
+        yield from rechunk(batches(), table.chunk_rows)
+
+    def read_versions(self, table: TableConfig, low: int | None, high: int | None) -> pa.Table:
+        key = quote(table.primary_key)
+        clauses = []
+        if low is not None:
+            clauses.append(f"{key} >= {int(low)}")
+        if high is not None:
+            clauses.append(f"{key} < {int(high)}")
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        sql = f"SELECT {key}::bigint, {quote(table.cursor)}::timestamptz FROM {quote(table.name)}{where}"
+        schema = versions_schema(table)
+        batches = list(self._copy(table, sql, schema))
+        return pa.concat_tables(batches) if batches else schema.empty_table()
+
+    def key_bounds(self, table: TableConfig) -> tuple[int, int, int] | None:
+        key = quote(table.primary_key)
+        row = self._execute(table, f"SELECT min({key}), max({key}), count(*) FROM {quote(table.name)}")
+        low, high, count = row
+        return None if count == 0 else (int(low), int(high), int(count))
+
+    def _execute(self, table: TableConfig, sql: str) -> Any:
+        try:
+            with self.conn.cursor() as cursor:
+                cursor.execute(sql)
+                return cursor.fetchone() if cursor.description else None
+        except psycopg2.Error as exc:
+            raise self._translate(table, exc) from exc
+
+    def _copy(self, table: TableConfig, select_sql: str, schema: pa.Schema) -> Iterator[pa.Table]:
+        copy_sql = f"COPY ({select_sql}) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)"
+        read_fd, write_fd = os.pipe()
+        # Not Linux, or above the system limit: the default pipe size only costs speed.
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(write_fd, _F_SETPIPE_SZ, _PIPE_BYTES)
+        failures: list[BaseException] = []
+
+        def produce() -> None:
+            try:
+                with open(write_fd, "wb", buffering=_PIPE_BYTES) as sink, self.conn.cursor() as cur:
+                    cur.copy_expert(copy_sql, sink)
+            except BaseException as exc:  # re-raised in the reading thread
+                failures.append(exc)
+
+        producer = threading.Thread(target=produce, name=f"copy-{self.instance}-{table.name}")
+        producer.daemon = True
+        producer.start()
+        source = open(read_fd, "rb")  # noqa: SIM115 - closed in finally, maybe early
+        finished = False
+        try:
+            for batch in self._parse(source, schema):
+                yield pa.Table.from_batches([batch])
+            finished = True
+        except pa.ArrowException as exc:
+            producer.join()
+            if failures:
+                raise self._translate(table, failures[0]) from failures[0]
+            raise SourceSchemaMismatch(
+                self.instance, table.name, f"cannot read a value as its configured type: {exc}"
+            ) from exc
+        finally:
+            if not finished and producer.is_alive():
+                # Stopped early (error or generator closed): stop the server side, then let the
+                # producer fail on the closed pipe.
+                self.conn.cancel()
+            source.close()
+            producer.join()
+        if failures:
+            raise self._translate(table, failures[0]) from failures[0]
+
+    @staticmethod
+    def _parse(source: Any, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        try:
+            reader = pcsv.open_csv(
+                source,
+                read_options=pcsv.ReadOptions(column_names=schema.names, block_size=CSV_BLOCK_BYTES),
+                parse_options=pcsv.ParseOptions(newlines_in_values=True),
+                convert_options=pcsv.ConvertOptions(
+                    column_types={f.name: f.type for f in schema},
+                    # With FORCE_QUOTE *, only NULL is an unquoted empty field: "" stays ''
+                    # and strings such as NA or NULL stay strings.
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                    true_values=["t"],
+                    false_values=["f"],
+                ),
+            )
+        except pa.ArrowInvalid as exc:
+            if "Empty CSV file" in str(exc):
+                return  # the query returned no rows
+            raise
+        yield from reader
+
+    def _translate(self, table: TableConfig, exc: BaseException) -> SourceError:
+        if isinstance(exc, SourceError):
+            return exc
+        if isinstance(exc, psycopg2.errors.UndefinedTable):
+            return SourceTableMissing(
+                self.instance, table.name, f"table does not exist in {self.safe_url}"
+            )
+        if isinstance(exc, psycopg2.errors.UndefinedColumn):
+            return SourceSchemaMismatch(
+                self.instance, table.name, f"{_first_line(exc)} (configured in tables.yml)"
+            )
+        if isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError):
+            return SourceUnavailable(
+                self.instance, table.name, f"connection to {self.safe_url} failed: {_first_line(exc)}"
+            )
+        if isinstance(exc, psycopg2.Error):
+            return SourceError(self.instance, table.name, f"PostgreSQL error: {_first_line(exc)}")
+        return SourceError(self.instance, table.name, f"{type(exc).__name__}: {exc}")
+
+
+def _select_list(table: TableConfig) -> str:
+    return ", ".join(
+        f"{quote(c.name)}::{_SELECT_CASTS[c.type]}" for c in table.source_columns
+    )
+
+
+def _timestamp_literal(value: dt.datetime) -> str:
+    # isoformat of an aware datetime contains only digits, '-', ':', '.', '+' and 'T'.
+    return f"'{value.astimezone(dt.UTC).isoformat()}'::timestamptz"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

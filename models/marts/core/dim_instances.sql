@@ -1,0 +1,21 @@
+with
+
+instances as (
+
+    select * from {{ ref('instances') }}
+
+),
+
+final as (
+
+    select
+        instance_id,
+        instance_name,
+        currency,
+        time_zone
+
+    from instances
+
+)
+
+select * from final

@@ -1,0 +1,102 @@
+{#-
+    Every staging row kept out of the marts, with why: one reason per row, in the contract's
+    precedence: missing_tenant; then the organization's state, unknown_organization (not in the
+    warehouse) or organization_quarantined (invalid time zone); then the row's own reason
+    (negative_money, unknown_state, impossible_date). Nothing is dropped silently: every staging row
+    is in a mart or here (tests/dbt/assert_every_row_is_loaded_or_quarantined.sql).
+-#}
+{%- set tenant_tables = [
+    ('users', 'user_id'),
+    ('contacts', 'contact_id'),
+    ('orders', 'order_id'),
+    ('order_items', 'order_item_id'),
+    ('messages', 'message_id'),
+] -%}
+
+with
+
+organizations as (
+
+    select * from {{ ref('stg_platform__organizations') }}
+
+),
+
+{% for table_name, key_column in tenant_tables %}
+    {{ table_name }} as (
+
+        select * from {{ ref('stg_platform__' ~ table_name) }}
+
+    ),
+
+{% endfor %}
+quarantined_organizations as (
+
+    select
+        instance_id,
+        organization_id,
+        tenant_id,
+        'organizations' as table_name,
+        organization_id as row_id,
+        quarantine_reason
+
+    from organizations
+
+    where quarantine_reason is not null
+
+),
+
+{% for table_name, key_column in tenant_tables %}
+    quarantined_{{ table_name }} as (
+
+        select
+            {{ table_name }}.instance_id,
+            {{ table_name }}.organization_id,
+            {{ table_name }}.tenant_id,
+            '{{ table_name }}' as table_name,
+            {{ table_name }}.{{ key_column }} as row_id,
+            case
+                when {{ table_name }}.organization_id is null then {{ table_name }}.quarantine_reason
+                when organizations.organization_id is null then 'unknown_organization'
+                when organizations.quarantine_reason is not null then 'organization_quarantined'
+                else {{ table_name }}.quarantine_reason
+            end as quarantine_reason
+
+        from {{ table_name }}
+        left join organizations
+            on
+                {{ table_name }}.instance_id = organizations.instance_id
+                and {{ table_name }}.organization_id = organizations.organization_id
+
+        where
+            {{ table_name }}.quarantine_reason is not null
+            or organizations.organization_id is null
+            or organizations.quarantine_reason is not null
+
+    ),
+
+{% endfor %}
+unioned as (
+
+    select * from quarantined_organizations
+    {% for table_name, key_column in tenant_tables %}
+        union all
+        select * from quarantined_{{ table_name }}
+    {% endfor %}
+
+),
+
+final as (
+
+    select
+        instance_id,
+        organization_id,
+        tenant_id,
+        cast(table_name as {{ dbt.type_string() }}) as table_name,
+        row_id,
+        cast(quarantine_reason as {{ dbt.type_string() }}) as quarantine_reason
+
+    from unioned
+
+)
+
+select * from final

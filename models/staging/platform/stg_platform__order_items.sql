@@ -1,0 +1,62 @@
+with
+
+source as (
+
+    select * from {{ source('platform', 'order_items') }}
+
+),
+
+renamed as (
+
+    select
+        cast(instance_id as {{ dbt.type_string() }}) as instance_id,
+        cast(organization_id as {{ dbt.type_bigint() }}) as organization_id,
+        cast(id as {{ dbt.type_bigint() }}) as order_item_id,
+        cast(order_id as {{ dbt.type_bigint() }}) as order_id,
+        cast(product_name as {{ dbt.type_string() }}) as product_name,
+        cast(quantity as {{ dbt.type_bigint() }}) as quantity,
+        cast(unit_price_cents as {{ dbt.type_bigint() }}) as unit_price_cents,
+        cast(created_at as {{ type_timestamp_utc() }}) as created_at,
+        cast(updated_at as {{ type_timestamp_utc() }}) as updated_at,
+        cast(_tw_extracted_at as {{ type_timestamp_utc() }}) as extracted_at,
+        cast(_dlt_load_id as {{ dbt.type_string() }}) as dlt_load_id,
+        cast(_dlt_id as {{ dbt.type_string() }}) as dlt_id
+
+    from source
+
+),
+
+deduped as (
+
+    {{ dedupe_latest(
+        'renamed',
+        'instance_id, order_item_id',
+        'updated_at desc nulls last, dlt_load_id desc, dlt_id desc'
+    ) }}
+
+),
+
+final as (
+
+    select
+        instance_id,
+        organization_id,
+        {{ tenant_id() }} as tenant_id,
+        order_item_id,
+        order_id,
+        product_name,
+        quantity,
+        unit_price_cents,
+        created_at,
+        updated_at,
+        extracted_at,
+        dlt_load_id,
+        case
+            when organization_id is null then 'missing_tenant'
+        end as quarantine_reason
+
+    from deduped
+
+)
+
+select * from final

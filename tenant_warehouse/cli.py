@@ -1,0 +1,322 @@
+"""The `warehouse` command: generate and simulate the reference platform, ingest, build, run."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich_argparse import RichHelpFormatter
+
+from tenant_warehouse.settings import INSTANCES, Settings
+
+console = Console()
+WAREHOUSE_CHOICES = ("duckdb", "postgres", "bigquery")
+
+
+def _instances(value: str | None) -> list[str]:
+    if not value:
+        return list(INSTANCES)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _use_postgres_sources() -> None:
+    """Point every instance at a PostgreSQL database tw_source_<instance> on the TW_PG_* server."""
+    if "TW_SOURCE_URL_TEMPLATE" in os.environ:
+        return
+    user = os.environ.get("TW_PG_USER", "postgres")
+    password = os.environ.get("TW_PG_PASSWORD", "")
+    credentials = f"{user}:{password}" if password else user
+    host = os.environ.get("TW_PG_HOST", "127.0.0.1")
+    port = os.environ.get("TW_PG_PORT", "5432")
+    os.environ["TW_SOURCE_URL_TEMPLATE"] = (
+        f"postgresql+psycopg2://{credentials}@{host}:{port}/tw_source_{{instance}}"
+    )
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
+    from tenant_warehouse import operations
+
+    operations.generate_platform(
+        settings, _instances(args.instances), seed=args.seed, scale=args.scale, force=args.force
+    )
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from tenant_warehouse import operations
+
+    operations.simulate_platform(
+        settings, _instances(args.instances), ticks=args.ticks, seed=args.seed,
+        tick_hours=args.tick_hours,
+    )
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from tenant_warehouse import operations
+
+    report = operations.ingest(
+        settings, args.warehouse, _instances(args.instances),
+        tables=_instances(args.tables) if args.tables else None, reconcile=args.reconcile,
+    )
+    return 0 if report.ok else 1
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    from tenant_warehouse import operations
+
+    return 0 if operations.build(settings, args.warehouse, args.select) else 1
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from tenant_warehouse import operations
+
+    while True:
+        started = time.monotonic()
+        try:
+            ok = operations.run_cycle(settings, args.warehouse, _instances(args.instances))
+        except Exception:
+            if not args.watch:
+                raise
+            # Whatever broke this cycle, the loop survives it: the next cycle catches up.
+            console.print_exception(max_frames=5)
+            ok = False
+        if not args.watch:
+            return 0 if ok else 1
+        pause = max(0.0, args.watch - (time.monotonic() - started))
+        console.print(f"[dim]next cycle in {pause:.0f} s (Ctrl-C to stop)[/dim]")
+        time.sleep(pause)
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from tenant_warehouse.monitoring.status import print_status
+
+    return print_status(
+        settings, args.warehouse, instances=_instances(args.instances) if args.instances else None,
+        tables=_instances(args.tables) if args.tables else None, tenant=args.tenant,
+    )
+
+
+def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
+    from tenant_warehouse import operations
+
+    outcome = operations.send_alerts(settings, args.warehouse)
+    return 1 if outcome is None or outcome.undelivered else 0
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from tenant_warehouse.monitoring.report import write_report
+
+    path = write_report(settings, args.warehouse, output=args.output, days=args.days)
+    console.print(f"report written to [bold]{path}[/bold] (open it in a browser, works offline)")
+    return 0
+
+
+def cmd_rerun(args: argparse.Namespace, settings: Settings) -> int:
+    from ingestion.config import load_config
+    from tenant_warehouse import operations
+    from tenant_warehouse.monitoring.control import (
+        SelectionError,
+        failed_selection,
+        group_selection,
+        parse_selection,
+    )
+    from tenant_warehouse.monitoring.store import open_warehouse
+
+    config = load_config()
+    if not args.failed and not args.select:
+        console.print("[red]say what to rerun: --failed and/or --select INSTANCE|TABLE|INSTANCE.TABLE[/red]")
+        return 2
+    try:
+        selection = parse_selection(args.select or [], config.instances, list(config.tables))
+    except SelectionError as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 2
+    if args.failed:
+        with open_warehouse(settings, args.warehouse, read_only=True) as store:
+            for instance, tables in failed_selection(store).items():
+                selection.setdefault(instance, set()).update(tables)
+    groups = group_selection(selection, list(config.tables))
+    if not groups:
+        console.print("[green]nothing to rerun: no table is failing[/green]")
+        return 0
+    ok = operations.reload(settings, args.warehouse, groups, reconcile=args.reconcile)
+    return 0 if ok else 1
+
+
+def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    from ingestion.config import load_config
+    from tenant_warehouse import operations
+    from tenant_warehouse.monitoring.control import SelectionError, parse_since
+
+    config = load_config()
+    try:
+        since = parse_since(args.since)
+        instances = config.select_instances(_instances(args.instances) if args.instances else None)
+        config.select_tables([args.table])
+    except (SelectionError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 2
+    ok = operations.reload(settings, args.warehouse, [(instances, [args.table])], since=since)
+    return 0 if ok else 1
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from tenant_warehouse import operations
+
+    return 0 if operations.demo(settings, args.warehouse, scale=args.scale, seed=args.seed) else 1
+
+
+def cmd_lint_sql(args: argparse.Namespace, settings: Settings) -> int:
+    from tenant_warehouse.sql_lint import lint_sql
+
+    return lint_sql(settings)
+
+
+def cmd_check_bigquery(args: argparse.Namespace, settings: Settings) -> int:
+    from tenant_warehouse.bigquery_check import check_bigquery
+
+    findings = check_bigquery(settings)
+    for finding in findings:
+        console.print(f"[red]{finding}[/red]")
+    console.print(
+        "[green]BigQuery compile check passed[/green]" if not findings
+        else f"[red]{len(findings)} BigQuery problem(s)[/red]"
+    )
+    return 1 if findings else 0
+
+
+# --- parser -----------------------------------------------------------------------------------
+
+
+def _add_common(parser: argparse.ArgumentParser, warehouse: bool = True) -> None:
+    parser.add_argument(
+        "--source", choices=("sqlite", "postgres"), default=None,
+        help="where the reference platform lives (default: SQLite files, or TW_SOURCE_* urls)",
+    )
+    parser.add_argument("--instances", help="comma-separated instance ids (default: all)")
+    if warehouse:
+        parser.add_argument(
+            "--warehouse", choices=WAREHOUSE_CHOICES,
+            default=os.environ.get("TW_WAREHOUSE", "duckdb"),
+            help="destination warehouse (default: duckdb, or TW_WAREHOUSE)",
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="warehouse",
+        description="tenant_warehouse: keep a warehouse in sync with multi-tenant platforms.",
+        formatter_class=RichHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str, handler: Callable[..., int]) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name, help=help_text, description=help_text, formatter_class=RichHelpFormatter
+        )
+        sub.set_defaults(handler=handler)
+        return sub
+
+    generate = command("generate", "Create the reference platform's databases.", cmd_generate)
+    _add_common(generate, warehouse=False)
+    generate.add_argument("--scale", type=float, default=0.02, help="1.0 is about 1M messages")
+    generate.add_argument("--seed", type=int, default=1)
+    generate.add_argument("--force", action="store_true", help="recreate existing databases")
+
+    simulate = command("simulate", "Advance the platform's activity by some ticks.", cmd_simulate)
+    _add_common(simulate, warehouse=False)
+    simulate.add_argument("--ticks", type=int, default=1)
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument("--tick-hours", type=float, default=6.0)
+
+    ingest = command("ingest", "Load changed rows of every instance into the raw layer (dlt).",
+                     cmd_ingest)
+    _add_common(ingest)
+    ingest.add_argument("--tables", help="comma-separated tables (default: all configured)")
+    ingest.add_argument(
+        "--reconcile", action=argparse.BooleanOptionalAction, default=None,
+        help="force (or skip) primary-key reconciliation for hard deletes this run",
+    )
+
+    build = command("build", "Run dbt build (seeds, snapshots, models, tests).", cmd_build)
+    _add_common(build)
+    build.add_argument("--select", nargs="*", default=None, help="dbt selection")
+
+    run = command(
+        "run", "One monitored cycle: ingest, row counts, freshness, dbt build, alerts; "
+        "--watch repeats it.", cmd_run,
+    )  # fmt: skip
+    _add_common(run)
+    run.add_argument("--watch", type=float, default=0, metavar="SECONDS",
+                     help="repeat every SECONDS; a failed cycle does not stop the loop")
+
+    status = command("status", "State of every instance and table, and of the last dbt runs "
+                     "(exit 1 when something is failing).", cmd_status)
+    _add_common(status)
+    status.add_argument("--tables", help="comma-separated tables (default: all)")
+    status.add_argument("--tenant", help="one tenant's view, e.g. uk:42")
+
+    alerts = command("alerts", "Evaluate the alert rules (alerts.yml) and send what is new.",
+                     cmd_alerts)
+    _add_common(alerts)
+
+    report = command("report", "Write the static HTML data-quality report.", cmd_report)
+    _add_common(report)
+    report.add_argument("--output", type=Path, default=None,
+                        help="HTML file to write (default: $TW_HOME/report/index.html)")
+    report.add_argument("--days", type=int, default=30, help="days the plots cover")
+
+    rerun = command("rerun", "Reload failed or selected instances/tables, rebuild what depends "
+                    "on them, alert.", cmd_rerun)
+    _add_common(rerun)
+    rerun.add_argument("--failed", action="store_true",
+                       help="every (instance, table) whose latest run failed")
+    rerun.add_argument("--select", nargs="+", default=None, metavar="SELECTOR",
+                       help="uk | orders | uk.orders | *.orders | uk.* (several allowed)")
+    rerun.add_argument("--reconcile", action=argparse.BooleanOptionalAction, default=None,
+                       help="force (or skip) primary-key reconciliation of the reloaded tables")
+
+    backfill = command("backfill", "Reload one table's rows changed since a date (all or some "
+                       "instances), rebuild what depends on it.", cmd_backfill)
+    _add_common(backfill)
+    backfill.add_argument("--table", required=True, help="the table to reload")
+    backfill.add_argument("--since", required=True, metavar="DATE",
+                          help="YYYY-MM-DD (UTC midnight) or an ISO timestamp")
+
+    demo = command("demo", "Generate (or advance) the demo platform, ingest, build, summarise.",
+                   cmd_demo)
+    _add_common(demo)
+    demo.add_argument("--scale", type=float, default=0.02)
+    demo.add_argument("--seed", type=int, default=1)
+
+    command("lint-sql", "sqlfluff lint over models, macros, snapshots and dbt tests.",
+            cmd_lint_sql)
+    command("check-bigquery", "Compile the project for BigQuery offline and check the SQL.",
+            cmd_check_bigquery)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "source", None) == "postgres":
+        _use_postgres_sources()
+    settings = Settings.from_env()
+    try:
+        return int(args.handler(args, settings))
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Paths and environment shared by every part; one place so tests can redirect all state."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+INSTANCES = ("uk", "au", "fr")
+
+
+def _quiet_tools() -> None:
+    # Keep third-party tools from phoning home or writing to the home folder.
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        _quiet_tools()
+        home = Path(os.environ.get("TW_HOME", PROJECT_DIR / ".warehouse")).resolve()
+        home.mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("DLT_DATA_DIR", str(home / "dlt"))
+        return cls(home=home)
+
+    @property
+    def source_dir(self) -> Path:
+        return self.home / "source"
+
+    @property
+    def pipelines_dir(self) -> Path:
+        return self.home / "dlt" / "pipelines"
+
+    @property
+    def duckdb_path(self) -> Path:
+        return Path(os.environ.get("TW_DUCKDB_PATH", self.home / "warehouse.duckdb")).resolve()
+
+    @property
+    def raw_schema(self) -> str:
+        """Schema (dataset) the ingestion layer lands raw tables in; dbt reads it as var raw_schema."""
+        return os.environ.get("TW_RAW_SCHEMA", "raw")
+
+    @property
+    def profiles_dir(self) -> Path:
+        return self.home / "profiles"
+
+    def sqlite_source_url(self, instance: str) -> str:
+        return f"sqlite:///{self.source_dir / f'{instance}.sqlite'}"
+
+    def source_url(self, instance: str) -> str:
+        """Connection URL of an instance's application database (SQLite demo unless overridden)."""
+        explicit = os.environ.get(f"TW_SOURCE_{instance.upper()}_URL")
+        if explicit:
+            return explicit
+        template = os.environ.get("TW_SOURCE_URL_TEMPLATE")
+        if template:
+            return template.format(instance=instance)
+        return self.sqlite_source_url(instance)
+
+    def pii_salt(self) -> str:
+        """Salt for hashing personal data: TW_PII_SALT, else a random one kept under TW_HOME."""
+        salt = os.environ.get("TW_PII_SALT")
+        if salt:
+            return salt
+        salt_file = self.home / "pii_salt"
+        if not salt_file.exists():
+            salt_file.write_text(secrets.token_hex(32))
+            salt_file.chmod(0o600)
+        return salt_file.read_text().strip()

@@ -1,0 +1,1 @@
+"""Helpers shared by the pytest suites (fixtures themselves live in tests/conftest.py)."""
