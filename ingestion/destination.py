@@ -14,6 +14,7 @@ import os
 import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -21,6 +22,7 @@ from urllib.parse import quote
 import dlt
 import pyarrow as pa
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from ingestion.config import TableConfig
 from ingestion.errors import DestinationError
@@ -36,7 +38,13 @@ def make_destination(settings: Settings, name: str) -> Any:
     """A dlt destination configured from Settings and the same environment dbt's profile uses."""
     if name == "duckdb":
         settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-        return dlt.destinations.duckdb(credentials=str(settings.duckdb_path))
+        # DuckDB runs inside this process and would otherwise cache up to 80% of RAM while
+        # loading; bounded, it spills to disk instead (TW_DUCKDB_MEMORY_LIMIT to change).
+        credentials = DuckDbCredentials(
+            str(settings.duckdb_path),
+            global_config={"memory_limit": os.environ.get("TW_DUCKDB_MEMORY_LIMIT", "512MB")},
+        )
+        return dlt.destinations.duckdb(credentials=credentials)
     if name == "postgres":
         return dlt.destinations.postgres(credentials=postgres_credentials())
     if name == "bigquery":
@@ -74,6 +82,18 @@ def _bigquery_credentials() -> Any:
     if os.environ.get("TW_BQ_PROJECT"):
         info["project_id"] = os.environ["TW_BQ_PROJECT"]
     return json.dumps(info)
+
+
+@dataclass(frozen=True)
+class RawStats:
+    rows: int
+    highest_cursor: dt.datetime | None
+
+
+def _aware(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 class DestinationView:
@@ -116,18 +136,22 @@ class DestinationView:
                 f"dataset {self.pipeline.dataset_name}: {type(exc).__name__}: {exc}"
             ) from exc
 
-    def instance_counts(self, table: str) -> dict[str, int]:
-        """Rows per instance_id in raw.<table>; {} when the dataset or table does not exist."""
+    def instance_stats(self, table: TableConfig) -> dict[str, RawStats]:
+        """Rows and highest cursor per instance_id in raw.<table>; {} when the dataset or the
+        table does not exist yet."""
         try:
             with self._client() as client:
                 if not client.has_dataset():
                     return {}
                 sql = (
-                    f"SELECT {INSTANCE_COLUMN}, count(*) FROM "
-                    f"{client.make_qualified_table_name(table)} GROUP BY {INSTANCE_COLUMN}"
+                    f"SELECT {INSTANCE_COLUMN}, count(*), max({table.cursor}) FROM "
+                    f"{client.make_qualified_table_name(table.name)} GROUP BY {INSTANCE_COLUMN}"
                 )
                 with client.execute_query(sql) as cursor:
-                    return {str(row[0]): int(row[1]) for row in cursor.fetchall()}
+                    return {
+                        str(row[0]): RawStats(int(row[1]), _aware(row[2]))
+                        for row in cursor.fetchall()
+                    }
         except DatabaseUndefinedRelation:
             return {}
 

@@ -10,7 +10,9 @@ Watermark semantics (kept in the resource's dlt state, which dlt commits with th
   A run with no source changes therefore loads nothing and leaves raw untouched.
 - The watermark only moves when the table was read to the end; a failed read keeps the old one,
   so the next run re-reads from there (loads are idempotent merges on (instance_id, key)).
-- An instance with no rows in raw (first run, or raw was dropped) is read in full.
+- An instance with no rows in raw (first run, or raw was dropped) is read in full, and one
+  whose newest raw cursor is behind the watermark (raw restored from an older backup) is read
+  from that cursor: the state never makes a run skip rows raw does not have.
 Reconciliation (hard deletes, late commits older than the lag) runs every `reconcile_every`
 runs, or when forced, after the incremental read; see ingestion/reconcile.py.
 """
@@ -26,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingestion.config import TableConfig
-from ingestion.destination import DestinationView
+from ingestion.destination import DestinationView, RawStats
 from ingestion.errors import SourceError, SourceUnavailable
 from ingestion.readers import SourceReader, open_reader
 from ingestion.readers.convert import max_timestamp
@@ -78,7 +80,7 @@ class RunContext:
     # Backfill (`warehouse backfill`): re-read every row with cursor >= since, whatever the
     # watermark, and load them all again (merge on the key: nothing is duplicated).
     since: dt.datetime | None = None
-    raw_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    raw_stats: dict[str, dict[str, RawStats]] = field(default_factory=dict)
     records: list[RunRecord] = field(default_factory=list)
 
     def record(self, instance: str, table: str, is_reconciliation: bool = False) -> RunRecord:
@@ -98,19 +100,25 @@ def extract_table(
     source problem (it is recorded, and the other tables go on)."""
     record = ctx.record(instance, table.name)
     watermark = _parse(state.get("cursor"))
-    full = watermark is None or ctx.raw_counts.get(table.name, {}).get(instance, 0) == 0
+    raw = ctx.raw_stats.get(table.name, {}).get(instance, RawStats(0, None))
+    full = watermark is None or raw.rows == 0
+    if not full and raw.highest_cursor is not None and raw.highest_cursor < watermark:
+        # Raw is behind the state (restored from a backup, rows removed by hand): read from
+        # what raw actually holds, so the gap is filled instead of skipped.
+        watermark = raw.highest_cursor
     reconcile_due = _reconcile_due(ctx.reconcile, table, state)
+    rebuilt = full and raw.rows == 0  # nothing in raw to reconcile against
     try:
         reader = ctx.readers.open(instance)
-    except SourceError as exc:
-        _fail(ctx, record, str(exc))
+    except Exception as exc:
+        _fail(ctx, record, _describe(exc, instance, table.name))
         if reconcile_due:
             ctx.record(instance, table.name, True).skip("source unavailable; see the extract record")
         return
     with reader:
         # Keys loaded by the incremental pass, which reconciliation must not emit again into the
-        # same load (only kept when a reconciliation follows; never for a full read).
-        emitted: list[pa.Array] | None = [] if reconcile_due and not full else None
+        # same load (kept only when a reconciliation follows).
+        emitted: list[pa.Array] | None = [] if reconcile_due and not rebuilt else None
         try:
             yield from _incremental(ctx, reader, table, record, state, watermark, full, emitted)
         except Exception as exc:
@@ -121,12 +129,12 @@ def extract_table(
         if not reconcile_due:
             return
         recon = ctx.record(instance, table.name, is_reconciliation=True)
-        if full:
-            # A full read just rebuilt this instance's rows: there is nothing older to compare.
-            recon.skip("table was read in full this run")
+        if rebuilt:
+            recon.skip("raw had no rows of this instance; the full read rebuilt them")
             return
         try:
-            yield from _reconcile(ctx, reader, table, recon, emitted)
+            # After a full read only deletions are left to find: every current row was emitted.
+            yield from _reconcile(ctx, reader, table, recon, emitted, deletions_only=full)
         except Exception as exc:
             _fail(ctx, recon, _describe(exc, instance, table.name))
             return
@@ -188,6 +196,7 @@ def _reconcile(
     table: TableConfig,
     record: RunRecord,
     emitted: list[pa.Array] | None,
+    deletions_only: bool = False,
 ) -> Iterator[pa.Table]:
     instance = reader.instance
     exclude = pa.concat_arrays(emitted) if emitted else None
@@ -195,7 +204,7 @@ def _reconcile(
         if len(found.deleted):
             record.rows_deleted += len(found.deleted)
             yield deletions(found.deleted, table, instance, ctx.extracted_at)
-        if len(found.changed):
+        if len(found.changed) and not deletions_only:
             for batch in reader.read_rows(table, found.changed.to_pylist()):
                 record.rows_extracted += batch.num_rows
                 record.rows_loaded += batch.num_rows

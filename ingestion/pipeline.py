@@ -1,8 +1,9 @@
 """run_ingestion: one ingestion run of the selected instances and tables into the raw dataset.
 
 Flow: lock -> dlt settings -> sync state with the destination -> load any package a crashed run
-left pending -> count raw rows per instance -> extract (source problems are recorded per table,
-never raised) -> normalize -> load -> append the run records -> prune local packages.
+left pending -> raw rows and newest cursor per instance -> extract (source problems are recorded
+per table, never raised) -> normalize -> extract the run records -> load both packages ->
+prune local packages. A failed load is recorded by writing the run records again on their own.
 """
 
 from __future__ import annotations
@@ -169,7 +170,7 @@ def run_ingestion(
         pipeline = None
         try:
             pipeline = dlt.pipeline(
-                pipeline_name=f"{PIPELINE_PREFIX}_{destination}",
+                pipeline_name=pipeline_name(destination),
                 pipelines_dir=str(settings.pipelines_dir),
                 destination=make_destination(settings, destination),
                 dataset_name=settings.raw_schema,
@@ -177,8 +178,8 @@ def run_ingestion(
             ctx.destination = DestinationView(pipeline)
             _prepare(pipeline)
             with ctx.destination.connected():
-                ctx.raw_counts = {
-                    t.name: ctx.destination.instance_counts(t.name) for t in selected_tables
+                ctx.raw_stats = {
+                    t.name: ctx.destination.instance_stats(t) for t in selected_tables
                 }
         except Exception as exc:
             message = f"destination {destination}: {_explain(exc)}"
@@ -190,7 +191,9 @@ def run_ingestion(
             return report
 
         append_tables = [
-            t.name for t in selected_tables if not any(ctx.raw_counts.get(t.name, {}).values())
+            t.name
+            for t in selected_tables
+            if not any(stats.rows for stats in ctx.raw_stats.get(t.name, {}).values())
         ]
         source = platform_source(ctx, selected_instances, selected_tables, append_tables)
         file_format = loader_file_format(destination)
@@ -209,11 +212,14 @@ def run_ingestion(
             return report
         _close_records(report)
         try:
-            # The run records travel in the same load as the data, so a normal run costs one
-            # load; they are rewritten below if that load fails.
-            pipeline.extract(ingestion_runs(report.records), loader_file_format=file_format)
+            # The run records are loaded by the same load() call as the data; they are written
+            # again, marked failed, if that load fails.
             with _timed("normalize"):
                 pipeline.normalize()
+            # Normalized on its own: a second extract would change the schema under the first
+            # package before it is normalized.
+            pipeline.extract(ingestion_runs(report.records), loader_file_format=file_format)
+            pipeline.normalize()
             with _timed("load"):
                 pipeline.load()
         except Exception as exc:
@@ -224,6 +230,14 @@ def run_ingestion(
         _prune_loaded_packages(pipeline)
         report.ended_at = utc_now()
         return report
+
+
+def pipeline_name(destination: str) -> str:
+    # One pipeline (state, watermarks) per destination kind. A warehouse that is replaced or
+    # emptied is detected (dlt drops local state when the dataset is gone; an instance with no
+    # raw rows is read in full); one restored from an older backup is read again from its newest
+    # cursor (only deletions made since the backup wait for a reconciliation).
+    return f"{PIPELINE_PREFIX}_{destination}"
 
 
 def configure_dlt(settings: Settings) -> None:

@@ -194,6 +194,14 @@ def cmd_check_bigquery(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if findings else 0
 
 
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from tenant_warehouse.bench import config_from_args, print_result, run_bench
+
+    result = run_bench(config_from_args(args), log=console.print)
+    print_result(result, console)
+    return 0 if all(r.ok for r in result.cycles) else 1
+
+
 # --- parser -----------------------------------------------------------------------------------
 
 
@@ -302,6 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
             cmd_lint_sql)
     command("check-bigquery", "Compile the project for BigQuery offline and check the SQL.",
             cmd_check_bigquery)
+    bench = command("bench", "Benchmark: extraction vs COPY and dlt, incremental cycles vs delta "
+                    "size, freshness in watch mode, ingestion peak memory.", cmd_bench)
+    from tenant_warehouse.bench import add_arguments as add_bench_arguments
+
+    add_bench_arguments(bench)
     return parser
 
 

@@ -51,7 +51,8 @@ def _last_run(connection: Any, incremental: bool) -> None:
     rows = query(
         connection,
         "select status, count(*), sum(rows_extracted) from raw._tw_ingestion_runs"
-        " where run_id = (select max(run_id) from raw._tw_ingestion_runs) group by 1",
+        " where run_id = (select r.run_id from raw._tw_ingestion_runs as r"
+        "   order by r.started_at desc limit 1) group by 1",
     )
     parts = [f"{count} {status} (rows extracted {int(extracted or 0):,})" for status, count, extracted in rows]
     kind = "incremental run" if incremental else "first (full) run"

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from tenant_warehouse.monitoring.alert_config import AlertConfig, load_alert_config
 from tenant_warehouse.monitoring.store import Warehouse
@@ -221,15 +222,16 @@ def _tests_failed(warehouse: Warehouse, config: AlertConfig) -> list[Alert]:
     for row in rows:
         if row["last_status"] not in statuses:
             continue
-        tested = (row["attached_node"] or "").split(".")[-1] or "(singular test)"
+        tested = (row["attached_node"] or "").split(".")[-1]
         column = f", column {row['column_name']}" if row["column_name"] else ""
+        where = f"{tested}{column}" if tested else f"singular test {row['node_name']} (tests/dbt)"
         failures = row["last_failures"]
         alerts.append(Alert(
             key=f"test_failed:{row['unique_id']}:{row['last_status']}:{_key_time(row['failing_since'])}",
             rule="test_failed", severity=rule.severity,
             what=f"dbt test {row['node_name']} {row['last_status']}"
                  + (f" ({failures} failing row(s))" if failures else ""),
-            where=f"{tested}{column}",
+            where=where,
             since=_utc(row["failing_since"]),
             investigate=f"warehouse build --select {row['node_name']}"
                         f"  (dbt test --select {row['node_name']} --store-failures)",
@@ -344,19 +346,21 @@ def _new_organizations(warehouse: Warehouse, config: AlertConfig) -> list[Alert]
 
 
 class Notifier:
-    """Apprise, one service per URL so a failing one is named and the others still get it."""
+    """Apprise, one service per URL so a failing one is named and the others still get it.
+
+    Each message gets fresh service objects: a reused one throttles itself between sends (the
+    email plugin waits seconds), and an evaluation sends few messages (see digest_after)."""
 
     def __init__(self, urls: Iterable[str], title_prefix: str = "") -> None:
         import apprise
 
         self.apprise = apprise
         self.title_prefix = title_prefix
-        self.services: list[tuple[str, Any]] = []
+        self.services: list[tuple[str, str]] = []
         self.invalid: list[str] = []
         for url in urls:
-            service = apprise.Apprise()
-            if service.add(url):
-                self.services.append((_redact(url), service))
+            if apprise.Apprise().add(url):
+                self.services.append((_redact(url), url))
             else:
                 self.invalid.append(_redact(url))
 
@@ -373,7 +377,9 @@ class Notifier:
             "resolved": self.apprise.NotifyType.SUCCESS,
         }[severity]
         problems = [f"{url}: not a valid Apprise URL" for url in self.invalid]
-        for url, service in self.services:
+        for redacted, url in self.services:
+            service = self.apprise.Apprise()
+            service.add(url)
             with self.apprise.LogCapture(level=logging.WARNING) as log:
                 result = service.notify(
                     title=f"{self.title_prefix} {title}".strip(), body=body,
@@ -381,7 +387,7 @@ class Notifier:
                 )  # fmt: skip
             if not result:
                 reason = " ".join(log.getvalue().split()) or "notification failed"
-                problems.append(f"{url}: {reason}"[:500])
+                problems.append(f"{redacted}: {reason}"[:500])
         return "; ".join(problems) or None
 
 
@@ -429,7 +435,7 @@ def evaluate_and_send(
         current = {alert.key for alert in alerts}
         cleared = [
             row for key, row in sorted(state.items())
-            if row["event"] == "fired" and key not in current and row["rule"] not in NEVER_RESOLVED
+            if row["event"] == "fired" and key not in current and row["rule_name"] not in NEVER_RESOLVED
         ]  # fmt: skip
         for row in cleared:
             title = f"RESOLVED {row['title']}"
@@ -440,7 +446,7 @@ def evaluate_and_send(
             )  # fmt: skip
             outcome.resolved.append(row["alert_key"])
             records.append({
-                **{k: row[k] for k in ("alert_key", "rule", "severity", "instance_id",
+                **{k: row[k] for k in ("alert_key", "rule_name", "severity", "instance_id",
                                        "table_name", "tenant_id", "since_at")},
                 "recorded_at": now, "event": "resolved", "title": title, "body": body,
                 "is_delivered": error is None, "delivery_error": error,
@@ -454,7 +460,7 @@ def _deliver(notifier: Notifier, title: str, body: str, severity: str) -> str | 
     if not notifier.configured:
         # No receiver configured: the console is the channel, and it always works.
         style = {"error": "red", "warning": "yellow", "resolved": "green"}.get(severity, "cyan")
-        console.print(f"[bold {style}]alert[/bold {style}] {title}\n{body}\n")
+        console.print(f"[bold {style}]alert[/bold {style}] {escape(title)}\n{escape(body)}\n", highlight=False)
         return None
     return notifier.send(title, body, severity)
 
@@ -467,7 +473,7 @@ def _baseline_organizations(
     outcome: AlertOutcome,
 ) -> list[Alert]:
     """At the first evaluation, every organization already there is the baseline, not news."""
-    if any(row["rule"] == "new_organization" for row in state.values()):
+    if any(row["rule_name"] == "new_organization" for row in state.values()):
         return alerts
     organizations = [a for a in alerts if a.rule == "new_organization"]
     if not organizations:
@@ -482,7 +488,7 @@ def _baseline_organizations(
 
 def _latest_events(warehouse: Warehouse) -> dict[str, dict[str, Any]]:
     rows = warehouse.query(
-        f"select alert_key, rule, event, severity, instance_id, table_name, tenant_id, title,"
+        f"select alert_key, rule_name, event, severity, instance_id, table_name, tenant_id, title,"
         f" body, since_at, is_delivered, recorded_at from {warehouse.relation('alerts')}"
         f" order by recorded_at, event"
     )
@@ -491,7 +497,7 @@ def _latest_events(warehouse: Warehouse) -> dict[str, dict[str, Any]]:
 
 def _record(alert: Alert, event: str, now: dt.datetime, error: str | None) -> dict[str, Any]:
     return {
-        "recorded_at": now, "alert_key": alert.key, "rule": alert.rule, "event": event,
+        "recorded_at": now, "alert_key": alert.key, "rule_name": alert.rule, "event": event,
         "severity": alert.severity, "instance_id": alert.instance_id,
         "table_name": alert.table_name, "tenant_id": alert.tenant_id, "title": alert.title,
         "body": alert.body, "since_at": alert.since, "is_delivered": error is None,
@@ -531,7 +537,7 @@ def _print_outcome(outcome: AlertOutcome, notifier: Notifier) -> None:
     for note in outcome.notes:
         console.print(f"[dim]alerts: {note}[/dim]")
     for alert in outcome.undelivered:
-        console.print(f"[red]not delivered:[/red] {alert.title}")
+        console.print(f"[red]not delivered:[/red] {escape(alert.title)}", highlight=False)
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -74,7 +74,8 @@ def render_report(warehouse: Warehouse, target: str, days: int = 30) -> str:
 
 
 def _status_section(warehouse: Warehouse) -> str:
-    states = table_states(warehouse, load_alert_config())
+    # Failing lines first: the first thing a reader should see.
+    states = sorted(table_states(warehouse, load_alert_config()), key=lambda s: not s.is_failing)
     failing = sum(1 for s in states if s.is_failing)
     summary = (
         f"<p class=\"summary {'bad' if failing else 'good'}\">"
@@ -147,6 +148,8 @@ def _trend_section(warehouse: Warehouse, since: dt.datetime) -> str:
     by_table: dict[str, dict[str, list[Point]]] = defaultdict(lambda: defaultdict(list))
     anomalies = 0
     for row in rows:
+        if row["row_count"] is None:  # a broken capture (its staging test fails): not plotted
+            continue
         change = row["row_count_change"]
         label = (
             f"{row['instance_id']}.{row['table_name']} {row['captured_at']:%Y-%m-%d %H:%M}: "
@@ -236,14 +239,14 @@ def _alerts_section(warehouse: Warehouse) -> str:
     if not warehouse.has_view("alert_history"):
         return _section("Alerts", "alerts", _missing("alert_history"))
     rows = warehouse.query(
-        "select recorded_at, event, severity, title, is_delivered from observability.alert_history"
+        "select recorded_at, event_type, severity, title, is_delivered from observability.alert_history"
         " order by recorded_at desc limit 25"
     )
     body = _table(
         ("when", "event", "severity", "alert", "delivered"),
         [
-            f"<tr class=\"{'ok' if row['event'] == 'resolved' else _status_class(row['severity'])}\">"
-            + _cells(ago(row["recorded_at"]), row["event"], row["severity"], row["title"],
+            f"<tr class=\"{'ok' if row['event_type'] == 'resolved' else _status_class(row['severity'])}\">"
+            + _cells(ago(row["recorded_at"]), row["event_type"], row["severity"], row["title"],
                      "yes" if row["is_delivered"] else "no")
             + "</tr>"
             for row in rows

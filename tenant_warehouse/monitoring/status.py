@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tenant_warehouse.monitoring.alert_config import AlertConfig, load_alert_config
@@ -105,16 +106,20 @@ def _print_tables(states: list[TableState]) -> None:
         ("failing since", "left"), ("lag", "right"), ("rows", "right"),
         ("last run rows", "right"), ("error", "left"),
     ):  # fmt: skip
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        wrap = {"no_wrap": True, "overflow": "ellipsis"} if column == "error" else {}
+        table.add_column(column, justify=justify, **wrap)  # type: ignore[arg-type]
     styles = {"failing": "red", "stale": "yellow", "never run": "yellow", "ok": ""}
     for state in states:
         row = state.row
-        error = row.get("last_error_message") if state.is_failing else ""
+        error = (row.get("last_error_message") or "") if state.is_failing else ""
+        # The line already says where: keep the cause.
+        error = error.removeprefix(f"instance {state.instance_id}, table {state.table_name}: ")
         table.add_row(
-            state.instance_id, state.table_name, state.state.upper() if state.is_failing else state.state,
+            escape(state.instance_id), escape(state.table_name),
+            state.state.upper() if state.is_failing else state.state,
             ago(row.get("last_success_at")), ago(row.get("failing_since")),
             duration(row.get("lag_seconds")), _count(row.get("row_count")),
-            _count(row.get("last_rows_extracted")), _clip(error, 70),
+            _count(row.get("last_rows_extracted")), escape(_clip(error, 110)),
             style=styles[state.state],
         )  # fmt: skip
     console.print(table)
@@ -136,7 +141,7 @@ def _print_dbt(warehouse: Warehouse) -> int:
         console.print(
             f"[{colour}]dbt {run['command']}: {run['status']}[/{colour}] {ago(run['started_at'])}"
             f" - {run['nodes']} nodes, {run['failed_nodes']} failed, {run['warned_nodes']} warned,"
-            f" {run['skipped_nodes']} skipped{stale}"
+            f" {run['skipped_nodes']} skipped{stale}", highlight=False,
         )
     nodes = warehouse.query(
         "select resource_type, node_name, last_status, failing_since, last_message"
@@ -149,8 +154,8 @@ def _print_dbt(warehouse: Warehouse) -> int:
             table.add_column(column)
         for node in nodes[:30]:
             table.add_row(
-                node["resource_type"], node["node_name"], node["last_status"],
-                ago(node["failing_since"]), _clip(node["last_message"], 80),
+                node["resource_type"], escape(node["node_name"]), node["last_status"],
+                ago(node["failing_since"]), escape(_clip(node["last_message"], 80)),
                 style="red" if node["last_status"] in ("error", "fail") else "yellow",
             )  # fmt: skip
         console.print(table)
@@ -169,7 +174,7 @@ def _print_open_alerts(warehouse: Warehouse) -> None:
     if open_alerts:
         console.print(f"[bold]open alerts ({len(open_alerts)}):[/bold]")
         for row in open_alerts[-10:]:
-            console.print(f"  {row['title']}")
+            console.print(f"  {row['title']}", markup=False, highlight=False)
 
 
 def _print_tenant(warehouse: Warehouse, tenant: str) -> int:
@@ -189,7 +194,7 @@ def _print_tenant(warehouse: Warehouse, tenant: str) -> int:
         table.add_column(column)
     for row in rows:
         table.add_row(
-            row["table_name"], _count(row["tenant_rows"]), ago(row["last_changed_at"]),
+            escape(row["table_name"]), _count(row["tenant_rows"]), ago(row["last_changed_at"]),
             ago(row["last_loaded_at"]), row["last_status"] or "never run",
             duration(row["lag_seconds"]), style="red" if row["is_failing"] else "",
         )  # fmt: skip

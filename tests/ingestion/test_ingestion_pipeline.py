@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from ingestion import platform_source
 from ingestion.config import DEFAULT_PATH, parse_config
 from ingestion.errors import IngestionLocked
+from ingestion.extract import ProgressEvent
 from ingestion.lock import RunLock
 from ingestion.pipeline import LOCK_FILE
 from ingestion.privacy import hash_value
@@ -281,17 +282,18 @@ def test_failures_are_isolated_reported_and_recovered(
     uk = home.url("uk")
     sqlite_execute(uk, "UPDATE contacts SET name = CAST(x'416e6e61ff' AS TEXT) WHERE id = 2")
 
-    report = home.ingest()
+    tables = ["users", "contacts", "order_items"]
+    report = home.ingest(tables=tables)
     assert not report.ok
     failed = {(r.instance_id, r.table_name): r.error_message for r in report.records if r.status == "failed"}
-    assert set(failed) == {("fr", t) for t in home.config.tables} | {("au", "order_items")}
-    assert failed[("fr", "orders")] == f"instance fr: SQLite database {missing} does not exist"
+    assert set(failed) == {("fr", t) for t in tables} | {("au", "order_items")}
+    assert failed[("fr", "users")] == f"instance fr: SQLite database {missing} does not exist"
     assert failed[("au", "order_items")].startswith(
         "instance au, table order_items: table does not exist in "
     )
     # Everything else loaded, and the bad row is in, flagged in its run record.
-    home.assert_raw_equals_source(instances=["uk"], tables=["users", "orders", "messages"])
-    home.assert_raw_equals_source(instances=["au"], tables=["contacts", "orders"])
+    home.assert_raw_equals_source(instances=["uk"], tables=["users", "order_items"])
+    home.assert_raw_equals_source(instances=["au"], tables=["users", "contacts"])
     uk_contacts = next(r for r in report.records if (r.instance_id, r.table_name) == ("uk", "contacts"))
     assert uk_contacts.status == "success" and len(uk_contacts.bad_values) == 1
     assert uk_contacts.error_message == (
@@ -302,15 +304,15 @@ def test_failures_are_isolated_reported_and_recovered(
     row = next(r for r in raw_rows_duckdb(home.settings.duckdb_path, contacts, "uk") if r[0] == 2)
     assert row[2] == hash_value("Anna\ufffd", home.salt)
     logged = {(r[0], r[1]): (r[2], r[8]) for r in _runs(home, report.run_id)}
-    assert logged[("fr", "messages")] == ("failed", failed[("fr", "messages")])
+    assert logged[("fr", "contacts")] == ("failed", failed[("fr", "contacts")])
     assert logged[("uk", "contacts")] == ("success", uk_contacts.error_message)
 
     # Repaired sources: the next run loads what was missing, from where each table stopped.
     monkeypatch.delenv("TW_SOURCE_FR_URL")
     sqlite_execute(au, "ALTER TABLE order_items_old RENAME TO order_items")
-    report = home.ingest()
+    report = home.ingest(tables=tables)
     assert report.ok, report.summary()
-    home.assert_raw_equals_source(instances=["au", "fr"])
+    home.assert_raw_equals_source(instances=["au", "fr"], tables=tables)
 
 
 def test_a_second_concurrent_run_is_refused(home: Home) -> None:
@@ -320,16 +322,30 @@ def test_a_second_concurrent_run_is_refused(home: Home) -> None:
     assert not (home.settings.duckdb_path).exists()
 
 
-def test_a_dropped_raw_table_is_reloaded_in_full(loaded_home: Home) -> None:
+def test_raw_that_lost_rows_is_refilled_from_the_source(loaded_home: Home) -> None:
+    au = loaded_home.url("au")
+    cutoff = _newest(au, "orders") - dt.timedelta(days=20)
     conn = duckdb.connect(str(loaded_home.settings.duckdb_path))
-    conn.execute("DELETE FROM raw.orders WHERE instance_id = 'fr'")
+    conn.execute("DELETE FROM raw.orders WHERE instance_id = 'fr'")  # dropped by hand
+    conn.execute(  # an older backup of au: its last 20 days are missing
+        "DELETE FROM raw.orders WHERE instance_id = 'au' AND updated_at > ?", [cutoff]
+    )
+    (kept,) = conn.execute(
+        "SELECT max(updated_at) FROM raw.orders WHERE instance_id = 'au'"
+    ).fetchone()
     conn.close()
-    report = loaded_home.ingest(tables=["orders"])
+    events: list[ProgressEvent] = []
+    report = loaded_home.ingest(tables=["orders"], progress=events.append)
     assert report.ok, report.summary()
-    fr = report.tables[("fr", "orders")]
-    assert fr.rows_loaded == len(source_rows(loaded_home.url("fr"), loaded_home.config.tables["orders"], loaded_home.salt))
+    orders = loaded_home.config.tables["orders"]
+    fr_rows = len(source_rows(loaded_home.url("fr"), orders, loaded_home.salt))
+    assert report.tables[("fr", "orders")].rows_loaded == fr_rows
+    au_record = next(r for r in report.records if r.instance_id == "au")
+    assert au_record.cursor_from == kept - dt.timedelta(seconds=orders.lag_seconds)
     assert report.tables[("uk", "orders")].rows_loaded == 0
     loaded_home.assert_raw_equals_source(tables=["orders"])
+    done = {(e.instance, e.table): e.rows for e in events if e.phase == "done"}
+    assert done == {(i, "orders"): report.tables[(i, "orders")].rows_extracted for i in INSTANCES}
 
 
 def test_a_run_dlt_aborts_is_recorded_and_read_again_next_time(

@@ -1,4 +1,4 @@
-"""A DuckDB warehouse in a failing state, built once per module through real dbt invocations.
+"""A DuckDB warehouse in a failing state, built once per session through real dbt invocations.
 
 `failing_warehouse` returns the path of a pristine DuckDB file; `warehouse_copy` gives each test
 its own copy (alert state lives in the file, so tests cannot see each other's alerts) and points
@@ -17,10 +17,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from tenant_warehouse.dbt_runner import run_dbt
 from tenant_warehouse.monitoring.alert_config import load_alert_config
 from tenant_warehouse.monitoring.alerts import Notifier, evaluate_and_send
 from tenant_warehouse.monitoring.store import open_warehouse
@@ -29,18 +27,12 @@ from tests.dbt_project import raw_fixture
 from tests.monitoring import scenario
 from tests.monitoring.receivers import SmtpReceiver, WebhookReceiver
 
-# Everything the observability views and the new-organization rule read, tests included.
-BUILD_SELECTION = ["+marts.observability", "+dim_organizations", "--indirect-selection", "cautious"]
 
-
-def dbt(settings: Settings, *args: str) -> str:
-    result = run_dbt(settings, list(args), target="duckdb")
-    return result.output if result.ok else "FAILED\n" + result.output
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def failing_warehouse(tmp_path_factory: pytest.TempPathFactory, tw_settings: Settings) -> Path:
-    path = tmp_path_factory.mktemp("monitoring") / "failing.duckdb"
+    # Every test works on a copy at this same path: dbt's partial parsing survives only while
+    # the profile (which names the file) stays the same.
+    path = tmp_path_factory.mktemp("monitoring") / "warehouse.duckdb"
     now = dt.datetime.now(dt.UTC)
     tables = raw_fixture.first_load()
     tables["_tw_ingestion_runs"] = scenario.healthy_history(now)
@@ -50,9 +42,9 @@ def failing_warehouse(tmp_path_factory: pytest.TempPathFactory, tw_settings: Set
         with open_warehouse(tw_settings, "duckdb") as warehouse:
             warehouse.ensure_tables()
             warehouse.append("row_counts", scenario.count_history(now))
-        output = dbt(tw_settings, "build", "--select", *BUILD_SELECTION)
+        output = scenario.dbt(tw_settings, "build", *scenario.BUILD_SELECTION)
         assert not output.startswith("FAILED"), output[-4000:]
-        output = dbt(tw_settings, "source", "freshness", "--select", "source:platform.orders")
+        output = scenario.dbt(tw_settings, "source", "freshness", "--select", "source:platform.orders")
         # First evaluation: healthy, so nothing but the baseline of known organizations.
         outcome = evaluate_and_send(tw_settings, "duckdb", load_alert_config(), notifier=Notifier([]))
         assert outcome.baseline > 0
@@ -68,7 +60,7 @@ def failing_warehouse(tmp_path_factory: pytest.TempPathFactory, tw_settings: Set
             ))  # fmt: skip
             for minutes in (5, 2):
                 rows = scenario.run_rows(now, minutes, ("uk",), "failed", scenario.UK_ERROR)
-                _insert_runs(warehouse.connection, rows)
+                scenario.insert_runs(warehouse.connection, rows)
             warehouse.execute(
                 "insert into raw.organizations (instance_id, id, name, kind, plan, time_zone,"
                 " created_at, updated_at, _tw_extracted_at, _dlt_load_id, _dlt_id)"
@@ -77,26 +69,17 @@ def failing_warehouse(tmp_path_factory: pytest.TempPathFactory, tw_settings: Set
                 (now, now, now),
             )
         # Rebuild the organizations mart; the null row count fails a staging test.
-        output = dbt(tw_settings, "build", "--select", "+dim_organizations",
+        output = scenario.dbt(tw_settings, "build", "--select", "+dim_organizations",
                      "stg_monitoring__row_counts", "--indirect-selection", "cautious")
         assert output.startswith("FAILED") and "not_null_stg_monitoring__row_counts_row_count" in output
-    return path
-
-
-def _insert_runs(connection: duckdb.DuckDBPyConnection, rows: list[dict]) -> None:
-    names = [name for name, _ in raw_fixture.RUN_COLUMNS]
-    connection.executemany(
-        f"insert into raw._tw_ingestion_runs ({', '.join(names)})"
-        f" values ({', '.join('?' for _ in names)})",
-        [[row[name] for name in names] for row in rows],
-    )
+    pristine = path.with_name("pristine.duckdb")
+    shutil.copyfile(path, pristine)
+    return pristine
 
 
 @pytest.fixture
-def warehouse_copy(
-    failing_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    path = tmp_path / "warehouse.duckdb"
+def warehouse_copy(failing_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = failing_warehouse.with_name("warehouse.duckdb")
     shutil.copyfile(failing_warehouse, path)
     monkeypatch.setenv("TW_DUCKDB_PATH", str(path))
     return path

@@ -10,12 +10,25 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from tenant_warehouse.dbt_runner import run_dbt
+from tenant_warehouse.settings import Settings
+from tests.dbt_project import raw_fixture
+
 INSTANCES = ("uk", "au", "fr")
 TABLES = ("organizations", "users", "contacts", "orders", "order_items", "messages")
 UK_ERROR = (
     "instance uk, table {table}: SourceUnavailable: cannot open database "
     "postgresql://127.0.0.1:1/tw_source_uk: connection refused"
 )
+# Everything the observability views and the new-organization rule read, with the tests of
+# monitoring's own models (the platform's tests belong to the dbt suite and cost time here).
+BUILD_SELECTION = [
+    "--select", "+marts.observability", "+dim_organizations",
+    "--exclude", "resource_type:test,path:models/staging/platform",
+    "resource_type:test,path:models/marts/core", "resource_type:test,path:seeds",
+    "resource_type:test,path:tests/dbt",
+    "--indirect-selection", "cautious",
+]
 BASE_COUNTS = {"organizations": 40, "users": 90, "contacts": 500, "orders": 1200,
                "order_items": 3000, "messages": 9000}  # fmt: skip
 
@@ -81,3 +94,22 @@ def count_history(now: dt.datetime) -> list[dict[str, Any]]:
     for step, minutes in enumerate((80, 70, 60, 50, 40, 30, 20, 10)):
         rows += count_rows(now, minutes, step)
     return rows
+
+
+def insert_runs(connection: Any, rows: list[dict[str, Any]]) -> None:
+    """Append run records to raw._tw_ingestion_runs (DuckDB or psycopg2 connection)."""
+    names = [name for name, _ in raw_fixture.RUN_COLUMNS]
+    marker = "?" if "duckdb" in type(connection).__module__ else "%s"
+    cursor = connection.cursor()
+    cursor.executemany(
+        f"insert into raw._tw_ingestion_runs ({', '.join(names)})"
+        f" values ({', '.join(marker for _ in names)})",
+        [[row[name] for name in names] for row in rows],
+    )
+    cursor.close()
+
+
+def dbt(settings: Settings, *args: str, target: str = "duckdb") -> str:
+    """dbt's output, prefixed with FAILED when it exited non-zero."""
+    result = run_dbt(settings, list(args), target=target)
+    return result.output if result.ok else "FAILED\n" + result.output

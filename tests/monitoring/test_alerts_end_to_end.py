@@ -14,7 +14,6 @@ from tenant_warehouse.monitoring.alerts import Notifier, evaluate_and_send
 from tenant_warehouse.monitoring.store import open_warehouse
 from tenant_warehouse.settings import Settings
 from tests.monitoring import scenario
-from tests.monitoring.conftest import _insert_runs, dbt
 from tests.monitoring.receivers import SmtpReceiver, WebhookReceiver
 
 EXPECTED_RULES = {"instance_failed", "test_failed", "row_count_anomaly", "new_organization"}
@@ -72,12 +71,12 @@ def test_failure_alerts_once_then_resolves(
     # A good run: uk loads again, the broken capture is gone and its test passes again.
     now = dt.datetime.now(dt.UTC)
     with open_warehouse(tw_settings, "duckdb") as warehouse:
-        _insert_runs(warehouse.connection, scenario.run_rows(now, 0.5))
+        scenario.insert_runs(warehouse.connection, scenario.run_rows(now, 0.5))
         warehouse.execute("delete from raw._tw_row_counts where capture_id = 'broken-capture'")
         warehouse.append("row_counts", scenario.count_rows(
             now, 0.2, 9, overrides={("fr", "orders"): scenario.BASE_COUNTS["orders"] - 39}
         ))  # fmt: skip
-    output = dbt(tw_settings, "build", "--select", "stg_monitoring__row_counts")
+    output = scenario.dbt(tw_settings, "build", "--select", "stg_monitoring__row_counts")
     assert not output.startswith("FAILED"), output[-3000:]
 
     cleared = evaluate_and_send(tw_settings, "duckdb", config, notifier=notifier)

@@ -16,7 +16,7 @@ final as (
         recorded_at,
         alert_key,
         rule_name,
-        event,
+        event_type,
         severity,
         instance_id,
         table_name,
@@ -29,7 +29,7 @@ final as (
 
     from alerts
 
-    where event in ('fired', 'resolved')
+    where event_type in ('fired', 'resolved')
 
 )
 

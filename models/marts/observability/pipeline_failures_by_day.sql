@@ -5,11 +5,27 @@
 -#}
 with
 
-ingestion_runs as (
+run_records as (
 
     select * from {{ ref('stg_monitoring__ingestion_runs') }}
 
     where status <> 'skipped'
+
+),
+
+-- One run of a table (incremental read and reconciliation together) counts once.
+ingestion_runs as (
+
+    select
+        run_id,
+        instance_id,
+        table_name,
+        min(started_at) as started_at,
+        {{ dbt.bool_or('is_failed') }} as is_failed
+
+    from run_records
+
+    group by run_id, instance_id, table_name
 
 ),
 

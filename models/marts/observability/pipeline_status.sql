@@ -6,12 +6,34 @@
 -#}
 with
 
-runs as (
+run_records as (
 
     select * from {{ ref('stg_monitoring__ingestion_runs') }}
 
-    -- Skipped runs did not try to read the source: they neither fail nor refresh a table.
+    -- Skipped records did not try to read the source: they neither fail nor refresh a table.
     where status <> 'skipped'
+
+),
+
+-- A run of a table can have two records, the incremental read and a reconciliation: the run
+-- failed if either did.
+runs as (
+
+    select
+        run_id,
+        instance_id,
+        table_name,
+        min(started_at) as started_at,
+        max(ended_at) as ended_at,
+        case when {{ dbt.bool_or('is_failed') }} then 'failed' else 'success' end as status,
+        cast(sum(rows_extracted) as {{ dbt.type_bigint() }}) as rows_extracted,
+        max(case when is_failed then error_message end) as error_message,
+        {{ dbt.bool_or('is_failed') }} as is_failed,
+        not {{ dbt.bool_or('is_failed') }} as is_success
+
+    from run_records
+
+    group by run_id, instance_id, table_name
 
 ),
 

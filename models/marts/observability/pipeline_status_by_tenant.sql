@@ -8,6 +8,14 @@
 
 with
 
+{% for table_name in platform_tables %}
+    {{ table_name }} as (
+
+        select * from {{ ref('stg_platform__' ~ table_name) }}
+
+    ),
+
+{% endfor %}
 pipeline_status as (
 
     select * from {{ ref('pipeline_status') }}
@@ -15,47 +23,41 @@ pipeline_status as (
 ),
 
 {% for table_name in platform_tables %}
-{{ table_name }} as (
+    {{ table_name }}_by_tenant as (
 
-    select * from {{ ref('stg_platform__' ~ table_name) }}
+        select
+            instance_id,
+            organization_id,
+            '{{ table_name }}' as table_name,
+            count(*) as tenant_rows,
+            max(updated_at) as last_changed_at,
+            max(extracted_at) as last_loaded_at
 
-),
+        from {{ table_name }}
 
-{% endfor %}
-{% for table_name in platform_tables %}
-{{ table_name }}_by_tenant as (
+        where organization_id is not null
 
-    select
-        instance_id,
-        organization_id,
-        '{{ table_name }}' as table_name,
-        count(*) as tenant_rows,
-        max(updated_at) as last_changed_at,
-        max(extracted_at) as last_loaded_at
+        group by instance_id, organization_id
 
-    from {{ table_name }}
-
-    where organization_id is not null
-
-    group by instance_id, organization_id
-
-),
+    ),
 
 {% endfor %}
 rows_by_tenant as (
 
-    {% for table_name in platform_tables %}
+    select * from {{ platform_tables[0] }}_by_tenant
+    {% for table_name in platform_tables[1:] %}
+        union all
         select * from {{ table_name }}_by_tenant
-        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),
 
 table_names as (
 
-    {% for table_name in platform_tables %}
+    select '{{ platform_tables[0] }}' as table_name
+    {% for table_name in platform_tables[1:] %}
+        union all
         select '{{ table_name }}' as table_name
-        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),

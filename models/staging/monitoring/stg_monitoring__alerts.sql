@@ -11,8 +11,8 @@ renamed as (
     select
         cast(recorded_at as {{ type_timestamp_utc() }}) as recorded_at,
         cast(alert_key as {{ dbt.type_string() }}) as alert_key,
-        cast(rule as {{ dbt.type_string() }}) as rule_name,
-        cast(event as {{ dbt.type_string() }}) as event,
+        cast(rule_name as {{ dbt.type_string() }}) as rule_name,
+        cast(event as {{ dbt.type_string() }}) as event_type,
         cast(severity as {{ dbt.type_string() }}) as severity,
         cast(instance_id as {{ dbt.type_string() }}) as instance_id,
         cast(table_name as {{ dbt.type_string() }}) as table_name,

@@ -48,10 +48,6 @@ final as (
         attached_node,
         column_name,
         status,
-        -- A node that did not run (upstream failed, or a runtime error before it started) has
-        -- no timings: the time the result was recorded stands in.
-        coalesce(started_at, recorded_at) as started_at,
-        coalesce(completed_at, recorded_at) as completed_at,
         execution_seconds,
         rows_affected,
         failures,
@@ -59,6 +55,10 @@ final as (
         max_loaded_at,
         age_seconds,
         recorded_at,
+        -- A node that did not run (upstream failed, or a runtime error before it started) has
+        -- no timings: the time the result was recorded stands in.
+        coalesce(started_at, recorded_at) as started_at,
+        coalesce(completed_at, recorded_at) as completed_at,
         -- A freshness `error` means stale data, not a broken pipeline; only its runtime errors
         -- are failures.
         (

@@ -1,0 +1,305 @@
+"""The benchmark's measurements: extraction probes, ingestion in a child process, pipeline
+cycles and the freshness watch loop. Timings only; tenant_warehouse/bench.py orchestrates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tenant_warehouse.bench_source import SourceSet, commit_probe
+from tenant_warehouse.dbt_runner import run_dbt
+from tenant_warehouse.settings import Settings
+
+# --- extraction probes (each returns rows, seconds, bytes) -------------------------------------
+
+
+class _CountingSink:
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    def write(self, data: bytes) -> int:
+        self.bytes += len(data)
+        return len(data)
+
+
+def copy_probe(sources: SourceSet, instance: str, table: Any) -> tuple[int, float, int]:
+    """`COPY (SELECT <the same columns>) TO STDOUT (FORMAT csv)` into a sink that only counts:
+    the practical limit of reading the table from this server."""
+    columns = ", ".join(f'"{c.name}"' for c in table.source_columns)
+    conn = sources.connect(instance)
+    try:
+        sink = _CountingSink()
+        with conn.cursor() as cur:
+            started = time.perf_counter()
+            cur.copy_expert(f'COPY (SELECT {columns} FROM "{table.name}") TO STDOUT (FORMAT csv)', sink)
+            seconds = time.perf_counter() - started
+            rows = cur.rowcount
+    finally:
+        conn.close()
+    return int(rows), seconds, sink.bytes
+
+
+def tw_probe(sources: SourceSet, instance: str, table: Any, salt: str) -> tuple[int, float]:
+    """tenant_warehouse's extraction path for a full read: the source reader's batches turned
+    into raw rows (personal data hashed, ingestion columns), as a dlt resource yields them."""
+    from ingestion.readers import open_reader
+    from ingestion.shape import to_raw
+
+    rows = 0
+    extracted_at = dt.datetime.now(dt.UTC)
+    started = time.perf_counter()
+    with open_reader(instance, sources.url(instance)) as reader:
+        reader.check_table(table)
+        for batch in reader.read_changes(table, None):
+            rows += to_raw(batch, table, instance, salt, extracted_at).num_rows
+    return rows, time.perf_counter() - started
+
+
+def dlt_probe(
+    sources: SourceSet, instance: str, table: Any, backend: str, max_rows: int, chunk_size: int
+) -> tuple[int, float]:
+    """dlt's sql_database `sql_table` resource with `backend`, iterated outside a pipeline, up
+    to about max_rows rows (whole chunks): its extraction cost, like tw_probe's."""
+    from dlt.sources.sql_database import sql_table
+
+    chunks = max(1, -(-max_rows // chunk_size))
+    resource = sql_table(
+        credentials=sources.url(instance), table=table.name, backend=backend,
+        chunk_size=chunk_size, included_columns=[c.name for c in table.source_columns],
+    ).add_limit(chunks)
+    rows = 0
+    started = time.perf_counter()
+    for item in resource:
+        if isinstance(item, list):
+            rows += len(item)
+        elif hasattr(item, "num_rows"):
+            rows += item.num_rows
+        else:
+            rows += 1
+    return rows, time.perf_counter() - started
+
+
+# --- ingestion in a child process (for its peak RSS) -------------------------------------------
+
+
+@dataclass
+class IngestResult:
+    ok: bool
+    seconds: float  # run_ingestion inside the child (imports excluded)
+    wall_seconds: float  # the child process, start to exit
+    rows_extracted: int
+    rows_loaded: int
+    peak_rss_bytes: int
+    error: str = ""
+
+
+def ingest_child(env: dict[str, str], warehouse: str) -> IngestResult:
+    """Run one ingestion in a child process; peak RSS from wait4 (the child's own high-water
+    mark), cross-checked with the VmHWM the child reports."""
+    command = [sys.executable, "-m", "tenant_warehouse.bench", "--child-ingest", warehouse]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = process.communicate()
+    wall = time.perf_counter() - started
+    # communicate() has reaped the child; its rusage is in RUSAGE_CHILDREN only as a maximum over
+    # all children, so the child reports its own VmHWM (Linux), with ru_maxrss as the fallback.
+    payload: dict[str, Any] = {}
+    for line in out.decode("utf-8", "replace").splitlines()[::-1]:
+        if line.startswith("{"):
+            try:
+                payload = json.loads(line)
+                break
+            except ValueError:
+                continue
+    if process.returncode != 0 or not payload:
+        tail = (err.decode("utf-8", "replace") or out.decode("utf-8", "replace"))[-1500:]
+        return IngestResult(False, wall, wall, 0, 0, 0, f"exit {process.returncode}: {tail}")
+    return IngestResult(
+        bool(payload["ok"]), float(payload["seconds"]), wall, int(payload["rows_extracted"]),
+        int(payload["rows_loaded"]), int(payload["peak_rss_bytes"]),
+        "; ".join(payload.get("failures", []))[:500],
+    )
+
+
+def child_ingest_main(warehouse: str) -> int:
+    """Entry of the child: one run_ingestion, then a JSON line with its numbers."""
+    import resource
+
+    from ingestion.pipeline import run_ingestion
+
+    settings = Settings.from_env()
+    started = time.perf_counter()
+    report = run_ingestion(settings, destination=warehouse)
+    seconds = time.perf_counter() - started
+    peak = _vm_hwm_bytes() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({
+        "ok": report.ok, "seconds": seconds, "rows_extracted": report.rows_extracted,
+        "rows_loaded": report.rows_loaded, "peak_rss_bytes": peak,
+        "failures": report.failures[:5],
+    }))
+    return 0
+
+
+def _vm_hwm_bytes() -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+# --- one pipeline cycle ------------------------------------------------------------------------
+
+
+@dataclass
+class CycleResult:
+    ingest: IngestResult
+    dbt_seconds: float
+    dbt_ok: bool
+    dbt_output_tail: str = ""
+
+    @property
+    def seconds(self) -> float:
+        return self.ingest.seconds + self.dbt_seconds
+
+    @property
+    def ok(self) -> bool:
+        return self.ingest.ok and self.dbt_ok
+
+
+def cycle(
+    settings: Settings, env: dict[str, str], warehouse: str, dbt_args: list[str]
+) -> CycleResult:
+    ingested = ingest_child(env, warehouse)
+    started = time.perf_counter()
+    result = run_dbt(settings, dbt_args, target=warehouse, extra_env=env)
+    seconds = time.perf_counter() - started
+    tail = "" if result.ok else result.output[-3000:]
+    return CycleResult(ingested, seconds, result.ok, tail)
+
+
+# --- freshness: a watch loop, and commits in the source while it runs -------------------------
+
+
+@dataclass
+class Probe:
+    instance: str
+    message_id: int
+    committed: float  # time.monotonic() after the commit returned
+    visible: float | None = None
+
+    @property
+    def latency(self) -> float | None:
+        return None if self.visible is None else self.visible - self.committed
+
+
+@dataclass
+class WatchStats:
+    cycles: int = 0
+    cycle_seconds: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def freshness(
+    settings: Settings,
+    env: dict[str, str],
+    sources: SourceSet,
+    warehouse: str,
+    commits: int,
+    interval: float,
+    commit_every: float,
+    timeout: float,
+    log: Callable[[str], None] = print,
+    select: list[str] | None = None,
+) -> tuple[list[Probe], WatchStats]:
+    """Run the watch loop (ingest; dbt build of the models downstream of the tables that
+    received rows; every `interval` s) while another thread commits `commits` messages at random
+    spacing around `commit_every` s; a probe is visible when the cycle whose dbt build made it
+    queryable in marts.fct_messages has finished."""
+    from ingestion.pipeline import run_ingestion
+    from tenant_warehouse.monitoring.control import dbt_selectors
+
+    os.environ.update(env)
+    probes: list[Probe] = []
+    lock = threading.Lock()
+    stats = WatchStats()
+    done_committing = threading.Event()
+    rng = random.Random(7)
+
+    def committer() -> None:
+        try:
+            for _ in range(commits):
+                time.sleep(commit_every * rng.uniform(0.5, 1.5))
+                instance = rng.choice(sources.instances)
+                message_id = commit_probe(sources, instance)
+                with lock:
+                    probes.append(Probe(instance, message_id, time.monotonic()))
+        finally:
+            done_committing.set()
+
+    thread = threading.Thread(target=committer, name="bench-committer", daemon=True)
+    deadline = time.monotonic() + timeout
+    thread.start()
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        try:
+            report = run_ingestion(settings, destination=warehouse)
+            touched = {t for (_, t), c in report.tables.items() if c.rows_loaded or c.rows_deleted}
+            if touched:
+                selectors = dbt_selectors(touched)
+                if select:  # intersect with the benchmark's own selection
+                    selectors = [f"{a},{b}" for a in selectors for b in select]
+                result = run_dbt(
+                    settings, ["build", "--select", *selectors], target=warehouse, extra_env=env
+                )
+                if not result.ok:
+                    stats.failures.append(result.output[-1500:])
+            finished = time.monotonic()
+            _mark_visible(settings, warehouse, probes, lock, finished)
+        except Exception as exc:  # the loop survives a failed cycle, as `warehouse run --watch`
+            stats.failures.append(f"{type(exc).__name__}: {exc}")
+        stats.cycles += 1
+        stats.cycle_seconds.append(time.monotonic() - started)
+        with lock:
+            waiting = [p for p in probes if p.visible is None]
+        if done_committing.is_set() and not waiting:
+            break
+        log(f"  watch cycle {stats.cycles}: {stats.cycle_seconds[-1]:.1f} s, "
+            f"{len(probes)} committed, {len(waiting)} not visible yet")
+        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    thread.join(timeout=5)
+    return probes, stats
+
+
+def _mark_visible(
+    settings: Settings, warehouse: str, probes: list[Probe], lock: threading.Lock, at: float
+) -> None:
+    from tenant_warehouse.warehouse_sql import connect, query
+
+    with lock:
+        waiting = [p for p in probes if p.visible is None and p.committed <= at]
+    if not waiting:
+        return
+    ids = ", ".join(str(p.message_id) for p in waiting)
+    with connect(settings, warehouse) as connection:
+        rows = query(
+            connection,
+            f"select instance_id, message_id from marts.fct_messages where message_id in ({ids})",
+        )
+    seen = {(str(i), int(m)) for i, m in rows}
+    with lock:
+        for probe in waiting:
+            if (probe.instance, probe.message_id) in seen:
+                probe.visible = at

@@ -1,0 +1,72 @@
+"""The benchmark at a tiny scale, once: every part runs and writes well-formed outputs.
+
+Timings are never asserted (this machine's load decides them); only shapes and counts.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from tenant_warehouse.bench import BenchConfig, run_bench
+from tenant_warehouse.postgres import PgServer, unique_database_name
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_bench_runs_end_to_end_at_tiny_scale(
+    pg_server: PgServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only what fct_messages needs (tests whose parents are all selected): each dbt build
+    # stays a few seconds, and the freshness probes still land in marts.fct_messages.
+    monkeypatch.setenv("DBT_INDIRECT_SELECTION", "cautious")
+    config = BenchConfig(
+        scale=0.002, small_scale=0.001, repeats=1, deltas=(0.01,), results_dir=tmp_path,
+        select=("+fct_messages",), dlt_sample_rows=1_000, dlt_chunk_size=500,
+        freshness_commits=2, watch_interval=1.0, commit_every=0.5, freshness_timeout=120.0,
+        source_prefix=unique_database_name("twbench"),
+    )
+    result = run_bench(config, log=lambda message: None, server=pg_server)
+    folder = result.results_dir
+
+    for name in ("cycles.csv", "cycle_medians.csv", "extraction.csv", "freshness.csv",
+                 "memory.csv", "goals.csv", "report.md"):
+        assert (folder / name).stat().st_size > 0, name
+    assert not (folder / "work").exists()
+
+    cycles = _rows(folder / "cycles.csv")
+    # Per size: one full refresh and the 1% delta; the larger size adds the fixed-rows delta.
+    assert [(c["scale"], c["kind"]) for c in cycles] == [
+        ("0.001", "full"), ("0.001", "incremental"),
+        ("0.002", "full"), ("0.002", "incremental"), ("0.002", "incremental"),
+    ]
+    assert all(c["ok"] == "True" for c in cycles), [c["error"] for c in cycles]
+    assert all(float(c["cycle_seconds"]) > 0 and float(c["peak_rss_mb"]) > 0 for c in cycles)
+    assert all(int(c["rows_loaded"]) > 0 for c in cycles)
+
+    extraction = _rows(folder / "extraction.csv")
+    methods = {(e["table"], e["method"]) for e in extraction}
+    for table in ("organizations", "users", "contacts", "orders", "order_items", "messages"):
+        for method in ("copy", "tenant_warehouse", "dlt_sqlalchemy", "dlt_pyarrow"):
+            assert (table, method) in methods
+    for row in extraction:
+        assert float(row["rows_per_second"]) > 0, row
+    copy_rows = {e["table"]: e["rows"] for e in extraction if e["method"] == "copy"}
+    ours_rows = {e["table"]: e["rows"] for e in extraction if e["method"] == "tenant_warehouse"}
+    assert copy_rows == ours_rows
+
+    latencies = [r["latency_seconds"] for r in _rows(folder / "freshness.csv")]
+    assert len(latencies) == 2 and all(v and float(v) > 0 for v in latencies)
+
+    goals = {g["goal"] for g in _rows(folder / "goals.csv")}
+    assert len(goals) == 6
+    assert "## Goals" in (folder / "report.md").read_text()
+    if importlib.util.find_spec("matplotlib") is not None:
+        png = folder / "cycle_time_vs_delta.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
