@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export RUNTIME__DLTHUB_TELEMETRY := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: demo test lint bench fault-matrix clean help
+.PHONY: demo test lint bench fault-matrix clean help browser
 
 help:
 	@echo "make demo          generate the reference platform, ingest it with dlt, dbt build, summary"
@@ -34,7 +34,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check ingestion reference_platform tenant_warehouse tests
 	$(BIN)/warehouse lint-sql
 
-test: $(STAMP) lint
+# The report test opens the HTML report in headless Chromium (Debian's package). `make test`
+# installs it first when CI=true, or when it is missing and we are root; otherwise that test skips.
+NEED_BROWSER := $(if $(filter true,$(CI)),browser,$(if $(shell command -v chromium),,$(if $(filter 0,$(shell id -u)),browser,)))
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: $(STAMP) lint $(NEED_BROWSER)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

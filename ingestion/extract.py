@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 
 from ingestion.config import TableConfig
 from ingestion.destination import DestinationView, RawStats
+from ingestion.drift import check_drift
 from ingestion.errors import SourceError, SourceUnavailable
 from ingestion.readers import SourceReader, open_reader
 from ingestion.readers.convert import max_timestamp
@@ -157,6 +158,9 @@ def _incremental(
     if backfill:
         since = min(since, ctx.since)
     record.cursor_from = since
+    columns = reader.column_types(table)
+    if columns is not None:
+        record.notices.extend(check_drift(reader.engine, instance, table, columns, state))
     reader.check_table(table)
     # A backfill reloads the window as the source has it, unchanged versions included.
     known = None if since is None or backfill else ctx.destination.versions(table, instance, since=since)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
@@ -261,6 +262,7 @@ def configure_dlt(settings: Settings) -> None:
 def _prepare(pipeline: dlt.Pipeline) -> None:
     # What `pipeline.run` does first: adopt the destination's state if it is newer (or wipe
     # the local one if the dataset is gone), then finish packages a crashed run left behind.
+    _remove_unfinished_extracts(pipeline)
     pipeline.sync_destination()
     if pipeline.has_pending_data:
         pipeline.normalize()
@@ -270,6 +272,28 @@ def _prepare(pipeline: dlt.Pipeline) -> None:
             raise DestinationError(
                 f"a load package left by an earlier run could not be loaded: {_explain(exc)}"
             ) from exc
+
+
+# dlt's extract step writes into a folder named by a random 16-hex id under normalize/ and moves
+# the package to normalize/extracted only when it is complete.
+_EXTRACT_FOLDER = re.compile(r"^[0-9a-f]{16}$")
+
+
+def _remove_unfinished_extracts(pipeline: dlt.Pipeline) -> None:
+    """Delete the half-written packages of extractions that were killed.
+
+    A process killed while extracting leaves its package (raw rows, hashed personal data
+    included) in that folder, which dlt never reads or removes again: files would pile up and
+    outlive an erasure. Under the run lock no other extraction of this home is running, so every
+    such folder is an orphan; its rows are read again because the watermarks only moved in the
+    package's own state, which was never committed."""
+    root = Path(pipeline.working_dir) / "normalize"
+    if not root.is_dir():
+        return
+    for entry in root.iterdir():
+        if entry.is_dir() and _EXTRACT_FOLDER.match(entry.name):
+            logger.warning("removing the unfinished extraction %s left by a killed run", entry)
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _fail_all(

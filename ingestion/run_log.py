@@ -76,6 +76,8 @@ class RunRecord:
     cursor_to: dt.datetime | None = None
     error_message: str | None = None
     bad_values: list[BadValue] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    """Source schema changes the run went on with (ingestion/drift.py)."""
 
     @property
     def ok(self) -> bool:
@@ -84,13 +86,16 @@ class RunRecord:
     def succeed(self) -> None:
         self.status = "success"
         self.ended_at = utc_now()
+        parts = [f"schema change: {notice}" for notice in self.notices]
         if self.bad_values:
             listed = "; ".join(str(b) for b in self.bad_values[:MAX_LISTED_ISSUES])
             more = len(self.bad_values) - MAX_LISTED_ISSUES
-            self.error_message = (
+            parts.append(
                 f"{len(self.bad_values)} bad value(s), rows kept with the value repaired or "
                 f"null: {listed}" + (f" (+{more} more)" if more > 0 else "")
             )
+        if parts:
+            self.error_message = "; ".join(parts)
 
     def fail(self, message: str) -> None:
         self.status = "failed"

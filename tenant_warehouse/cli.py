@@ -144,6 +144,8 @@ def cmd_rerun(args: argparse.Namespace, settings: Settings) -> int:
         with open_warehouse(settings, args.warehouse, read_only=True) as store:
             for instance, tables in failed_selection(store).items():
                 selection.setdefault(instance, set()).update(tables)
+    if args.instances:  # --instances narrows the selection (e.g. --failed --instances uk)
+        selection = {i: t for i, t in selection.items() if i in _instances(args.instances)}
     groups = group_selection(selection, list(config.tables))
     if not groups:
         console.print("[green]nothing to rerun: no table is failing[/green]")

@@ -65,6 +65,15 @@ class SourceReader(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    # The source engine ("sqlite", "postgresql"): how declared column types are interpreted
+    # (ingestion/drift.py).
+    engine: str = ""
+
+    def column_types(self, table: TableConfig) -> dict[str, str] | None:
+        """Declared type of every column of the source table, in table order (None: this reader
+        cannot tell, and schema drift is not checked). Raises SourceTableMissing."""
+        return None
+
     def take_issues(self) -> list[BadValue]:
         issues, self.issues = self.issues, []
         return issues

@@ -118,6 +118,26 @@ class PostgresReader(SourceReader):
         batches = list(self._copy(table, sql, schema))
         return pa.concat_tables(batches) if batches else schema.empty_table()
 
+    engine = "postgresql"
+
+    def column_types(self, table: TableConfig) -> dict[str, str]:
+        try:
+            with self.conn.cursor() as cursor:
+                cursor.execute(
+                    "SELECT column_name, data_type FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND table_name = %s "
+                    "ORDER BY ordinal_position",
+                    (table.name,),
+                )
+                rows = cursor.fetchall()
+        except psycopg2.Error as exc:
+            raise self._translate(table, exc) from exc
+        if not rows:
+            raise SourceTableMissing(
+                self.instance, table.name, f"table does not exist in {self.safe_url}"
+            )
+        return {str(name): str(kind) for name, kind in rows}
+
     def key_bounds(self, table: TableConfig) -> tuple[int, int, int] | None:
         key = quote(table.primary_key)
         row = self._execute(table, f"SELECT min({key}), max({key}), count(*) FROM {quote(table.name)}")

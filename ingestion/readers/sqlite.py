@@ -100,6 +100,17 @@ class SqliteReader(SourceReader):
         batches = list(self._query(table, sql, params, schema))
         return pa.concat_tables(batches) if batches else schema.empty_table()
 
+    engine = "sqlite"
+
+    def column_types(self, table: TableConfig) -> dict[str, str]:
+        with self._errors(table):
+            rows = self.conn.execute(f"PRAGMA table_info({quote(table.name)})").fetchall()
+        if not rows:
+            raise SourceTableMissing(
+                self.instance, table.name, f"table does not exist in {self.path}"
+            )
+        return {_decoded(row[1]): _decoded(row[2]) for row in rows}
+
     def key_bounds(self, table: TableConfig) -> tuple[int, int, int] | None:
         key = quote(table.primary_key)
         with self._errors(table):
@@ -189,6 +200,11 @@ def _key_range(key: str, low: int | None, high: int | None) -> tuple[str, tuple[
         clauses.append(f"{key} < ?")
         params.append(high)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
+
+
+def _decoded(value: object) -> str:
+    # The connection returns text as bytes (text_factory); names and types are plain ASCII.
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value or "")
 
 
 def _config_type(table: TableConfig, name: str) -> str:

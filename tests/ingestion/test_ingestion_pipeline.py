@@ -75,10 +75,18 @@ def test_first_load_equals_the_source_row_for_row(loaded_home: Home, loaded_base
             rows = len(source_rows(loaded_home.url(instance), table, loaded_home.salt))
             counts = report.tables[(instance, name)]
             assert (counts.status, counts.rows_extracted, counts.rows_loaded) == ("success", rows, rows)
-    records = _runs(loaded_home, report.run_id)
+    all_records = _runs(loaded_home, report.run_id)
+    records = [r for r in all_records if not r[7]]
     assert len(records) == 18
     assert {r[2] for r in records} == {"success"}
     assert all(r[5] is None for r in records)  # a first load has no lower bound
+    # Tables that reconcile every run also get one reconciliation record per instance.
+    reconciling = [n for n, t in loaded_home.config.tables.items() if t.reconcile_every == 1]
+    reconciliations = [r for r in all_records if r[7]]
+    assert sorted((r[0], r[1]) for r in reconciliations) == sorted(
+        (instance, name) for instance in INSTANCES for name in reconciling
+    )
+    assert {r[2] for r in reconciliations} <= {"success", "skipped"}
     # Ingestion columns: instance first, then source columns, then the ingestion columns.
     columns = [r[0] for r in duckdb_query(loaded_home.settings.duckdb_path, "DESCRIBE raw.users")]
     assert columns[:5] == ["instance_id", "id", "organization_id", "name_hash", "email_hash"]
@@ -303,7 +311,7 @@ def test_failures_are_isolated_reported_and_recovered(
     contacts = home.config.tables["contacts"]
     row = next(r for r in raw_rows_duckdb(home.settings.duckdb_path, contacts, "uk") if r[0] == 2)
     assert row[2] == hash_value("Anna\ufffd", home.salt)
-    logged = {(r[0], r[1]): (r[2], r[8]) for r in _runs(home, report.run_id)}
+    logged = {(r[0], r[1]): (r[2], r[8]) for r in _runs(home, report.run_id) if not r[7]}
     assert logged[("fr", "contacts")] == ("failed", failed[("fr", "contacts")])
     assert logged[("uk", "contacts")] == ("success", uk_contacts.error_message)
 

@@ -48,7 +48,7 @@ def test_postgres_source_into_postgres_warehouse(
             cursor.execute("SELECT count(*) FROM raw_staging.contacts")
             assert cursor.fetchone() == (0,)
             cursor.execute(
-                "SELECT count(DISTINCT run_id), count(*) FILTER (WHERE status <> 'success') "
+                "SELECT count(DISTINCT run_id), count(*) FILTER (WHERE status = 'failed') "
                 "FROM raw._tw_ingestion_runs"
             )
             assert cursor.fetchone() == (2, 0)

@@ -45,11 +45,20 @@ changed_orders as (
         -- window, and every order of an organization that changed (its time zone moves dates).
         left join loaded_cutoffs
             on orders.instance_id = loaded_cutoffs.instance_id
+        -- Rows that reached raw after the window had passed them (a commit older than the
+        -- lookback found by reconciliation, an instance back after an outage, a backfill):
+        -- missing here, or here in another version.
+        left join {{ this }} as loaded_orders
+            on
+                orders.instance_id = loaded_orders.instance_id
+                and orders.order_id = loaded_orders.order_id
 
         where
             loaded_cutoffs.cutoff_at is null
             or orders.updated_at >= loaded_cutoffs.cutoff_at
             or orders.organization_updated_at >= loaded_cutoffs.cutoff_at
+            or loaded_orders.order_id is null
+            or loaded_orders.updated_at <> orders.updated_at
     {% endif %}
 
 ),

@@ -1,0 +1,139 @@
+"""Schema drift of a source table: what changed since the last run, and whether it can still be read.
+
+Every run compares the table's declared columns in the source with the configuration and with
+what the previous run saw (kept in the resource's dlt state, committed with the load):
+
+- a column the source added and tables.yml does not list: reported (a notice in the run record,
+  once, when first seen); never read, since only configured columns are selected;
+- a column the source dropped that tables.yml does not list: reported once;
+- a configured column the source dropped: the table fails with an error naming instance, table
+  and column, and is not loaded until tables.yml changes (landing nulls instead would overwrite
+  every changed row's real value in raw through the merge and silently change the metrics);
+- a type change the configured type can still read (INTEGER -> BIGINT or REAL in SQLite,
+  integer -> bigint, varchar(20) -> text in PostgreSQL): reported once, the table goes on;
+- a type the configured type cannot read (text into a numeric key, say): the table fails with an
+  error naming instance, table, column, the configured type and the source type (with the type it
+  had before); the other tables and instances go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+from ingestion.config import TableConfig
+from ingestion.errors import SourceSchemaMismatch
+
+STATE_KEY = "source_columns"
+
+# Which source type families each configured type is read from. SQLite families are its type
+# affinities (declared types are only hints there, so values are also checked one by one and a
+# value that does not fit is a reported bad value); PostgreSQL casts in the SELECT list, where a
+# numeric into bigint would round, hence the narrower sets.
+_READABLE: dict[str, dict[str, frozenset[str]]] = {
+    "sqlite": {
+        "bigint": frozenset({"integer", "numeric", "real"}),
+        "double": frozenset({"integer", "numeric", "real"}),
+        "boolean": frozenset({"integer", "numeric"}),
+        "text": frozenset({"text", "integer", "numeric", "real", "blob"}),
+        "timestamp": frozenset({"numeric", "text"}),
+        "date": frozenset({"numeric", "text"}),
+    },
+    "postgresql": {
+        "bigint": frozenset({"integer"}),
+        "double": frozenset({"integer", "numeric", "real"}),
+        "boolean": frozenset({"boolean"}),
+        "text": frozenset({"text", "integer", "numeric", "real", "boolean", "timestamp",
+                           "date", "other"}),
+        "timestamp": frozenset({"timestamp"}),
+        "date": frozenset({"date", "timestamp"}),
+    },
+}
+
+
+def family(engine: str, declared: str) -> str:
+    """The type family of a declared source column type."""
+    kind = declared.strip().lower()
+    if engine == "sqlite":  # https://www.sqlite.org/datatype3.html, "Determination Of Column Affinity"
+        if "int" in kind:
+            return "integer"
+        if any(word in kind for word in ("char", "clob", "text")):
+            return "text"
+        if not kind or "blob" in kind:
+            return "blob"
+        if any(word in kind for word in ("real", "floa", "doub")):
+            return "real"
+        return "numeric"
+    if kind in ("smallint", "integer", "bigint", "int2", "int4", "int8"):
+        return "integer"
+    if kind in ("numeric", "decimal"):
+        return "numeric"
+    if kind in ("real", "double precision", "float4", "float8"):
+        return "real"
+    if kind in ("boolean", "bool"):
+        return "boolean"
+    if kind in ("text", "character varying", "character", "varchar", "char", "name", "citext"):
+        return "text"
+    if kind.startswith("timestamp"):
+        return "timestamp"
+    if kind == "date":
+        return "date"
+    return "other"
+
+
+def readable(engine: str, declared: str, configured: str) -> bool:
+    return family(engine, declared) in _READABLE[engine][configured]
+
+
+def check_drift(
+    engine: str,
+    instance: str,
+    table: TableConfig,
+    columns: Mapping[str, str],
+    state: MutableMapping[str, Any],
+) -> list[str]:
+    """Compare the source's declared columns (name -> type) with the config and the previous
+    run. Returns the notices to report; raises SourceSchemaMismatch when the table cannot be
+    read as configured (state untouched, so the next run compares against the same baseline)."""
+    previous: dict[str, str] | None = state.get(STATE_KEY)
+    configured = {c.name: c for c in table.source_columns}
+    problems = []
+    for name, column in configured.items():
+        declared = columns.get(name)
+        if declared is None:
+            problems.append(
+                f"column {name}: configured in tables.yml ({column.type}) but missing from the "
+                "source (dropped or renamed); the table is not loaded until tables.yml lists "
+                "only columns the source has"
+            )
+        elif not readable(engine, declared, column.type):
+            before = previous.get(name) if previous else None
+            was = f", was {before}" if before and before != declared else ""
+            problems.append(
+                f"column {name}: incompatible type change, source type {declared}{was} cannot "
+                f"be read as the configured {column.type}; the table is not loaded until the "
+                "source or tables.yml is fixed"
+            )
+    if problems:
+        raise SourceSchemaMismatch(instance, table.name, "; ".join(problems))
+
+    notices = []
+    known = set(previous) if previous is not None else set()
+    listed = {c.name for c in table.columns}  # dropped-policy columns are known too
+    added = [n for n in columns if n not in listed and n not in known]
+    if added:
+        described = ", ".join(f"{n} ({columns[n]})" for n in added)
+        notices.append(f"new source column(s) not in tables.yml, not ingested: {described}")
+    if previous is not None:
+        gone = [n for n in previous if n not in columns and n not in configured]
+        if gone:
+            notices.append(f"source column(s) dropped (not ingested): {', '.join(gone)}")
+        for name, declared in columns.items():
+            before = previous.get(name)
+            if before is not None and before != declared and name in configured:
+                notices.append(
+                    f"column {name}: source type changed from {before} to {declared}, still "
+                    f"read as {configured[name].type}"
+                )
+    state[STATE_KEY] = dict(columns)
+    return notices
