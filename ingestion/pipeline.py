@@ -121,8 +121,18 @@ class IngestionReport:
                 f"  {instance}.{table}: {counts.status}, read {counts.rows_extracted}, "
                 f"loaded {counts.rows_loaded}, deleted {counts.rows_deleted}{bad}"
             )
+        lines += [f"  schema change: {message}" for message in self.notices]
         lines += [f"  error: {message}" for message in self.failures]
         return "\n".join(lines)
+
+    @property
+    def notices(self) -> list[str]:
+        """Source schema changes the run went on with, each naming instance and table."""
+        return [
+            f"instance {r.instance_id}, table {r.table_name}: {notice}"
+            for r in self.records
+            for notice in r.notices
+        ]
 
 
 def run_ingestion(

@@ -30,6 +30,10 @@ Row = Sequence[Any]
 TableRows = tuple[Sequence[str], Sequence[Row]]
 
 
+def _decode_lenient(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
 class Session:
     """A transaction on one connection. Commit or roll back explicitly, or use `with`.
 
@@ -67,8 +71,21 @@ class Session:
             self._cursor.executemany(statement, rows)
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        self._cursor.execute(self._sql(statement), tuple(params))
-        return list(self._cursor.fetchall())
+        try:
+            self._cursor.execute(self._sql(statement), tuple(params))
+            return list(self._cursor.fetchall())
+        except sqlite3.OperationalError as exc:
+            if "Could not decode to UTF-8" not in str(exc):
+                raise
+        # Text that is not valid UTF-8 (a fault the platform is tested with, written by another
+        # tool): read it as ingestion does, undecodable bytes as U+FFFD. Only then, so normal
+        # reads keep sqlite3's fast C decoding.
+        self._connection.text_factory = _decode_lenient
+        try:
+            self._cursor.execute(self._sql(statement), tuple(params))
+            return list(self._cursor.fetchall())
+        finally:
+            self._connection.text_factory = str
 
     def scalar(self, statement: str, params: Sequence[Any] = ()) -> Any:
         rows = self.query(statement, params)

@@ -94,9 +94,20 @@ def _fetch(database: Database, table: str, columns: tuple[str, ...]) -> list[Row
         for row in result:
             for column in stamps & row.keys():
                 value = row[column]
-                if value is not None and (len(value) != 26 or value[10] != " "):
-                    row[column] = format_us(to_us(as_utc(value)))
+                if value is not None:
+                    instant = readable_instant(value)
+                    row[column] = None if instant is None else format_us(to_us(instant))
     return result
+
+
+def readable_instant(value: Any) -> datetime | None:
+    """A stored timestamp as an aware UTC datetime, or None when it is not a time at all (text
+    such as '2026-02-30' or 'n/a'): the contract reads such a value as null, as ingestion does
+    (which reports it), and judges the row on what is left."""
+    try:
+        return as_utc(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def stored_rows(url: str, table: str) -> list[tuple[Any, ...]]:
@@ -115,7 +126,7 @@ def latest_rows(url: str, table: str) -> list[Row]:
     rows = Database(url).query(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}")
     stamps = set(spec.timestamp_columns)
     return [
-        {c: as_utc(v) if c in stamps else v for c, v in zip(columns, row, strict=True)}
+        {c: readable_instant(v) if c in stamps else v for c, v in zip(columns, row, strict=True)}
         for row in rows
     ]
 
@@ -215,7 +226,11 @@ def _reason(table: str, row: Row, organizations: Mapping[int, Organization]) -> 
     stamps = [row[c] for c in ("created_at", "completed_at", "cancelled_at", "returned_at")]
     if any(s is not None and not MIN_YEAR <= int(s[:4]) <= MAX_YEAR for s in stamps):
         return "impossible_date"
+    if row["created_at"] is None:
+        return "impossible_date"  # only when the stored value is not a time (see _fetch)
     if row["completed_at"] is not None and row["completed_at"] < row["created_at"]:
+        return "impossible_date"
+    if row["completed_at"] is None and row["state"] in ("complete", "cancelled", "returned"):
         return "impossible_date"
     return None
 

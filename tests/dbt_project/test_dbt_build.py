@@ -29,7 +29,6 @@ from tests.dbt_project.expectations import (
 )
 from tests.dbt_project.raw_fixture import first_load, load_duckdb, second_load
 
-
 # The second build re-runs what depends on the data: models, snapshots and the tests that can
 # break on an incremental run (keys, relationships, singular tests). Column-level not_null and
 # accepted_values tests, unit tests and macro tests already passed on the first build.

@@ -43,7 +43,7 @@ def fresh(loaded: FaultPipeline, tmp_path: Path) -> FaultPipeline:
     return loaded.clone(tmp_path / "home")
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     """The matrix's counts, printed at the end of the session (docs/reliability.md quotes them)."""
     if not MATRIX.scenarios:
         return

@@ -70,7 +70,7 @@ class ChildRun:
         return "".join(self.lines)[-limit:]
 
 
-def _reader(stream, sink: queue.Queue) -> None:  # noqa: ANN001
+def _reader(stream, sink: queue.Queue) -> None:
     for line in iter(stream.readline, ""):
         sink.put((time.monotonic(), line))
     sink.put((time.monotonic(), None))
@@ -149,7 +149,7 @@ def _kill(process: subprocess.Popen) -> None:
         os.kill(process.pid, signal.SIGKILL)
 
 
-def _marker(line: str, stage_of) -> tuple[str | None, int]:  # noqa: ANN001
+def _marker(line: str, stage_of) -> tuple[str | None, int]:
     if stage_of is not None:
         return stage_of(line)
     if not line.startswith(MARK + " "):

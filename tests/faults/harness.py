@@ -168,10 +168,12 @@ class FaultPipeline(Pipeline):
 
     # --- checks ----------------------------------------------------------------------------
 
-    def check_raw(self, tables: Sequence[str] = RAW_TABLES, stale_ok: bool = False) -> Checks:
-        """Raw against the sources' current rows, on every non-personal column."""
+    def check_raw(self, tables: Sequence[str] = RAW_TABLES, stale_ok: bool = False,
+                  instances: Sequence[str] | None = None) -> Checks:
+        """Raw against the sources' current rows, on every non-personal column (only the
+        given instances' rows when `instances` is set)."""
         checks = Checks()
-        urls = self.source_urls()
+        urls = {i: u for i, u in self.source_urls().items() if not instances or i in instances}
         with self.environment() as settings, connect(settings, self.warehouse) as con:
             for table in tables:
                 expected: dict[Any, dict] = {}
@@ -181,7 +183,8 @@ class FaultPipeline(Pipeline):
                         expected[(instance, row["id"])] = kept
                 columns = ["instance_id", *next(iter(expected.values()), {"id": 0}).keys()]
                 rows = query(con, f"select {', '.join(columns)} from raw.{table}")
-                actual = (((r[0], r[1]), dict(zip(columns, r, strict=True))) for r in rows)
+                actual = (((r[0], r[1]), dict(zip(columns, r, strict=True))) for r in rows
+                          if r[0] in urls)
                 checks.tables.append(compare_keyed(f"raw.{table}", expected, actual, stale_ok))
         return checks
 
@@ -271,24 +274,30 @@ class FaultPipeline(Pipeline):
                      "where table_schema not in ('information_schema', 'pg_catalog')")]
 
     def find_values(self, needles: Iterable[str]) -> list[str]:
-        """Every (schema.table.column) of the warehouse whose text contains one of `needles`,
-        and every file under TW_HOME (dlt packages and state, logs) except the sources."""
+        """Every warehouse table (schema.table) with a value containing one of `needles`, and
+        every file under TW_HOME (dlt packages and state, dbt artifacts, logs) except the
+        sources and the warehouse file itself. Views are skipped: they hold no data of their
+        own, and every table they read is searched."""
         needles = [n for n in needles if n]
         found: list[str] = []
+        text = "varchar" if self.warehouse == "duckdb" else "text"
+        mark = "?" if self.warehouse == "duckdb" else "%s"
         with self.environment() as settings, connect(settings, self.warehouse) as con:
-            columns = query(con, "select table_schema, table_name, column_name from "
-                                 "information_schema.columns where table_schema not in "
-                                 "('information_schema', 'pg_catalog')")
-            for schema, table, column in columns:
-                for needle in needles:
-                    hits = query(con, f'select count(*) from "{schema}"."{table}" '
-                                      f'where cast("{column}" as varchar) like ?'
-                                 if self.warehouse == "duckdb" else
-                                 f'select count(*) from "{schema}"."{table}" '
-                                 f'where cast("{column}" as text) like %s',
-                                 (f"%{needle}%",))
-                    if hits and hits[0][0]:
-                        found.append(f"{schema}.{table}.{column}")
+            columns: dict[tuple[str, str], list[str]] = {}
+            for schema, table, column in query(
+                    con, "select c.table_schema, c.table_name, c.column_name from "
+                         "information_schema.columns c join information_schema.tables t on "
+                         "t.table_schema = c.table_schema and t.table_name = c.table_name "
+                         "where t.table_type = 'BASE TABLE' and c.table_schema not in "
+                         "('information_schema', 'pg_catalog')"):
+                columns.setdefault((schema, table), []).append(column)
+            for (schema, table), names in columns.items():
+                clauses = [f'cast("{c}" as {text}) like {mark}' for c in names for _ in needles]
+                params = tuple(f"%{n}%" for _ in names for n in needles)
+                hits = query(con, f'select count(*) from "{schema}"."{table}" where '
+                                  + " or ".join(clauses), params)
+                if hits and hits[0][0]:
+                    found.append(f"{schema}.{table}")
         source_dir = self.home / "source"
         for path in self.home.rglob("*"):
             if not path.is_file() or source_dir in path.parents or path.suffix == ".duckdb":
@@ -321,7 +330,7 @@ def sigkill(pid: int) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
-def wait_for(predicate, timeout: float = 60.0, every: float = 0.05) -> bool:  # noqa: ANN001
+def wait_for(predicate, timeout: float = 60.0, every: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

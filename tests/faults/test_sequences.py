@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
 from reference_platform import operations
@@ -42,8 +42,10 @@ from tests.faults.steps import (
 
 INSTANCES = ("uk", "au", "fr")
 LAG_SECONDS = 3600  # ingestion/tables.yml defaults.lag_seconds
-MAX_EXAMPLES = 5 if FULL else 3
-MAX_STEPS = 7 if FULL else 5
+# TW_FAULT_EXAMPLES=<n> draws n fresh random sequences (hunting; not derandomized).
+EXAMPLES_OVERRIDE = int(os.environ.get("TW_FAULT_EXAMPLES", "0"))
+MAX_EXAMPLES = EXAMPLES_OVERRIDE or (5 if FULL else 2)
+MIN_STEPS, MAX_STEPS = (3, 8) if FULL else (3, 5)
 # Full matrix: a dbt build and the marts oracle after every successful run.
 BUILD_EVERY_RUN = FULL
 _example = itertools.count()
@@ -68,7 +70,7 @@ steps = st.one_of(
     st.builds(LateCommit, instances, st.sampled_from([1, 600, 1800, LAG_SECONDS]),
               st.integers(0, 2)),
 )
-sequences = st.lists(steps, min_size=1, max_size=MAX_STEPS)
+sequences = st.lists(steps, min_size=MIN_STEPS, max_size=MAX_STEPS)
 
 
 @dataclass
@@ -86,10 +88,10 @@ class Executor:
             note(f"step {len(self.log)}: {step!r}")
             getattr(self, f"_{type(step).__name__}")(step)
 
-    def _Tick(self, step: Tick) -> None:  # noqa: N802 - dispatched by class name
+    def _Tick(self, step: Tick) -> None:
         self.pipeline.simulate(seed=self.sim_seed, ticks=1, tick_hours=6)
 
-    def _Run(self, step: Run) -> None:  # noqa: N802
+    def _Run(self, step: Run) -> None:
         MATRIX.runs += 1
         if step.kill is not None:
             reconcile = {None: "schedule", True: "yes"}[step.reconcile]
@@ -119,32 +121,32 @@ class Executor:
         ids = [r[0] for r in self.pipeline.source_query(instance, sql)]
         return ids[pick % len(ids)] if ids else None
 
-    def _Erase(self, step: Erase) -> None:  # noqa: N802
+    def _Erase(self, step: Erase) -> None:
         contact = self._pick(step.instance, "SELECT id FROM contacts ORDER BY id", step.pick)
         if contact is not None:
             operations.erase_contact(self.pipeline.source_url(step.instance), contact)
 
-    def _SoftDelete(self, step: SoftDelete) -> None:  # noqa: N802
+    def _SoftDelete(self, step: SoftDelete) -> None:
         org = self._pick(step.instance, "SELECT id FROM organizations WHERE deleted_at IS NULL "
                                         "ORDER BY id", step.pick)
         if org is not None:
             operations.soft_delete_organization(self.pipeline.source_url(step.instance), org)
 
-    def _ChangePlan(self, step: ChangePlan) -> None:  # noqa: N802
+    def _ChangePlan(self, step: ChangePlan) -> None:
         org = self._pick(step.instance, "SELECT id FROM organizations ORDER BY id", step.pick)
         if org is not None:
             operations.change_plan(self.pipeline.source_url(step.instance), org, step.plan)
 
-    def _BulkUpdate(self, step: BulkUpdate) -> None:  # noqa: N802
+    def _BulkUpdate(self, step: BulkUpdate) -> None:
         operations.bulk_update_messages(self.pipeline.source_url(step.instance), step.rows)
 
-    def _DeleteOrganization(self, step: DeleteOrganization) -> None:  # noqa: N802
+    def _DeleteOrganization(self, step: DeleteOrganization) -> None:
         org = self._pick(step.instance, "SELECT id FROM organizations ORDER BY id", step.pick)
         if org is not None:
             operations.delete_organization(self.pipeline.source_url(step.instance), org)
             self.pending_hard_delete = True
 
-    def _LateCommit(self, step: LateCommit) -> None:  # noqa: N802
+    def _LateCommit(self, step: LateCommit) -> None:
         held = operations.begin_late_commit(
             self.pipeline.source_url(step.instance), age_seconds=step.age_seconds)
         try:
@@ -156,7 +158,7 @@ class Executor:
         held.commit()
 
 
-def _execute(loaded: FaultPipeline, tmp_root, sim_seed: int, sequence: list[object]) -> None:  # noqa: ANN001
+def _execute(loaded: FaultPipeline, tmp_root, sim_seed: int, sequence: list[object]) -> None:
     pipeline = loaded.clone(tmp_root / f"sequence_{next(_example)}")
     try:
         Executor(pipeline, sim_seed).run(sequence)
@@ -166,9 +168,19 @@ def _execute(loaded: FaultPipeline, tmp_root, sim_seed: int, sequence: list[obje
         shutil.rmtree(pipeline.home, ignore_errors=True)
 
 
-@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=not FULL, print_blob=True,
-          suppress_health_check=list(HealthCheck))
+# Always run, whatever hypothesis draws: every kind of step, a late commit stamped exactly the
+# lag behind and held open across a run, a kill inside load, a hard delete caught by reconciling.
+RICH = [
+    Tick(), LateCommit("au", LAG_SECONDS, 1), Erase("uk", 7), BulkUpdate("fr", 2500),
+    Run(kill=KillPlan("after", "load:job_start", 2, 0.2)), Tick(), SoftDelete("au", 3),
+    ChangePlan("fr", 1, "pro"), DeleteOrganization("uk", 2), Run(), Run(reconcile=True),
+]
+
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=not (FULL or EXAMPLES_OVERRIDE),
+          print_blob=True, suppress_health_check=list(HealthCheck))
 @given(sim_seed=st.integers(1, 10_000), sequence=sequences)
+@example(sim_seed=4242, sequence=RICH)
 def test_random_sequences_keep_raw_staging_and_marts_exact(
     loaded: FaultPipeline, tmp_path_factory: pytest.TempPathFactory, sim_seed: int,
     sequence: list[object],

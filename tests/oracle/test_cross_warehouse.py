@@ -3,19 +3,26 @@ dbt build, compared with the truth and row for row with the same scenario on SQL
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import pytest
 
+from tenant_warehouse.postgres import PgServer
 from tenant_warehouse.verify import MART_KEYS, compare_rows, read_mart
 from tenant_warehouse.warehouse_sql import connect
-from tests.oracle.test_marts_match_truth import run_scenario
+from tests.oracle.conftest import SCENARIOS, run_scenario
 from tests.support.pg import PgDatabaseFactory
 from tests.support.pipeline import Pipeline, assert_all_match
 
-SEED, SCALE, TICKS = 17, 0.006, 4
+# The DuckDB side reuses the oracle's first scenario (built once per session).
+SEED, SCALE, TICKS = SCENARIOS[0]
 
 
 @pytest.fixture(scope="module")
-def both(tmp_path_factory: pytest.TempPathFactory, pg_server) -> tuple[Pipeline, Pipeline]:  # noqa: ANN001
+def both(
+    tmp_path_factory: pytest.TempPathFactory, pg_server: PgServer,
+    duckdb_scenario: Callable[[tuple[int, float, int]], Pipeline],
+) -> Iterator[tuple[Pipeline, Pipeline]]:
     factory = PgDatabaseFactory(pg_server)
     try:
         warehouse = factory("tw_xwh")
@@ -23,8 +30,7 @@ def both(tmp_path_factory: pytest.TempPathFactory, pg_server) -> tuple[Pipeline,
         for instance in ("uk", "au", "fr"):
             env[f"TW_SOURCE_{instance.upper()}_URL"] = factory(f"tw_xsrc_{instance}").url
         postgres = Pipeline(home=tmp_path_factory.mktemp("xw_pg"), warehouse="postgres", env=env)
-        duckdb = Pipeline(home=tmp_path_factory.mktemp("xw_duckdb"))
-        run_scenario(duckdb, SEED, SCALE, TICKS)
+        duckdb = duckdb_scenario(SCENARIOS[0])
         run_scenario(postgres, SEED, SCALE, TICKS)
         yield duckdb, postgres
     finally:
@@ -51,7 +57,7 @@ def test_duckdb_and_postgres_marts_identical(both: tuple[Pipeline, Pipeline]) ->
     assert_all_match(comparisons)
 
 
-def _columns(connection, warehouse: str, mart: str) -> list[str]:  # noqa: ANN001
+def _columns(connection, warehouse: str, mart: str) -> list[str]:
     placeholder = "%s" if warehouse == "postgres" else "?"
     cursor = connection.cursor()
     cursor.execute(

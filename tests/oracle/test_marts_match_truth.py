@@ -9,33 +9,19 @@ month-end orders, cancellations after a month closed and mid-month plan changes 
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
+from tests.oracle.conftest import SCENARIOS
 from tests.support.pipeline import Pipeline, assert_all_match
 
-# (seed, scale, ticks): ticks of 24 h from 2026-06-28 cross the June/July month end.
-SCENARIOS = [(11, 0.01, 4), (29, 0.006, 5)]
 
-
-def run_scenario(pipeline: Pipeline, seed: int, scale: float, ticks: int) -> Pipeline:
-    pipeline.generate(seed=seed, scale=scale)
-    pipeline.ingest()
-    pipeline.snapshot()
-    for _ in range(ticks):
-        pipeline.simulate(seed=seed, ticks=1, tick_hours=24)
-        pipeline.ingest()
-        pipeline.snapshot()
-    pipeline.build()
-    return pipeline
-
-
-@pytest.fixture(scope="module", params=SCENARIOS, ids=lambda s: f"seed{s[0]}")
-def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
-    seed, scale, ticks = request.param
-    home: Path = tmp_path_factory.mktemp(f"oracle_seed{seed}")
-    return run_scenario(Pipeline(home=home), seed, scale, ticks)
+@pytest.fixture(params=SCENARIOS, ids=lambda s: f"seed{s[0]}")
+def built(
+    request: pytest.FixtureRequest, duckdb_scenario: Callable[[tuple[int, float, int]], Pipeline]
+) -> Pipeline:
+    return duckdb_scenario(request.param)
 
 
 def test_raw_equals_sources(built: Pipeline) -> None:

@@ -67,6 +67,14 @@ final as (
                 or state not in ('cart', 'complete', 'cancelled', 'returned')
                 then 'unknown_state'
             when completed_at < created_at then 'impossible_date'
+            -- A time the source holds but ingestion could not read lands as null (and is
+            -- reported in the run record): an order cannot lack its creation time, nor a
+            -- completed one its completion time.
+            when created_at is null then 'impossible_date'
+            when
+                completed_at is null
+                and state in ('complete', 'cancelled', 'returned')
+                then 'impossible_date'
             {%- for column in event_timestamp_columns %}
                 when
                     {{ column }} < cast('2000-01-01 00:00:00+00' as {{ type_timestamp_utc() }})
