@@ -17,8 +17,9 @@ class RunLock:
     """An advisory lock file (flock): released by the kernel if the process dies, so a crashed
     run never leaves a stale lock behind."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, what: str = "ingestion run") -> None:
         self.path = path
+        self.what = what
         self._handle: IO[str] | None = None
 
     def acquire(self) -> None:
@@ -31,7 +32,7 @@ class RunLock:
             holder = handle.read().strip() or "unknown process"
             handle.close()
             raise IngestionLocked(
-                f"another ingestion run is in progress ({holder}); lock file {self.path}. "
+                f"another {self.what} is in progress ({holder}); lock file {self.path}. "
                 "Wait for it to finish; the lock is released as soon as that process exits."
             ) from None
         handle.seek(0)

@@ -273,6 +273,7 @@ def _prepare(pipeline: dlt.Pipeline) -> None:
     # What `pipeline.run` does first: adopt the destination's state if it is newer (or wipe
     # the local one if the dataset is gone), then finish packages a crashed run left behind.
     _remove_unfinished_extracts(pipeline)
+    _finish_interrupted_normalize(pipeline)
     pipeline.sync_destination()
     if pipeline.has_pending_data:
         pipeline.normalize()
@@ -304,6 +305,25 @@ def _remove_unfinished_extracts(pipeline: dlt.Pipeline) -> None:
         if entry.is_dir() and _EXTRACT_FOLDER.match(entry.name):
             logger.warning("removing the unfinished extraction %s left by a killed run", entry)
             shutil.rmtree(entry, ignore_errors=True)
+
+
+def _finish_interrupted_normalize(pipeline: dlt.Pipeline) -> None:
+    """Complete a normalization that was killed while dlt committed it.
+
+    dlt commits a normalized package by renaming load/new/<id> to load/normalized/<id>, then
+    deletes the extracted package normalize/extracted/<id> ("do not kill this process"). Killed
+    in between, the extracted copy stays, and every later run normalizes it again and fails on
+    the rename ("Directory not empty"): ingestion would be stuck for good. The normalized
+    package is complete once renamed, so the extracted copy is what dlt was deleting."""
+    root = Path(pipeline.working_dir)
+    extracted = root / "normalize" / "extracted"
+    if not extracted.is_dir():
+        return
+    for package in extracted.iterdir():
+        committed = [root / "load" / state / package.name for state in ("normalized", "loaded")]
+        if package.is_dir() and any(path.is_dir() for path in committed):
+            logger.warning("removing extracted package %s, normalized before a kill", package)
+            shutil.rmtree(package, ignore_errors=True)
 
 
 def _fail_all(

@@ -12,10 +12,13 @@ from pathlib import Path
 from rich.console import Console
 from rich_argparse import RichHelpFormatter
 
+from ingestion.errors import IngestionLocked
 from tenant_warehouse.settings import INSTANCES, Settings
 
 console = Console()
 WAREHOUSE_CHOICES = ("duckdb", "postgres", "bigquery")
+# sysexits EX_TEMPFAIL: another run holds the lock; try again later.
+EXIT_LOCKED = 75
 
 
 def _instances(value: str | None) -> list[str]:
@@ -83,6 +86,11 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         started = time.monotonic()
         try:
             ok = operations.run_cycle(settings, args.warehouse, _instances(args.instances))
+        except IngestionLocked as exc:
+            if not args.watch:
+                raise
+            console.print(f"[yellow]cycle skipped:[/yellow] {exc}")
+            ok = False
         except Exception:
             if not args.watch:
                 raise
@@ -328,6 +336,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.from_env()
     try:
         return int(args.handler(args, settings))
+    except IngestionLocked as exc:
+        # Another run holds the lock: refused, nothing done; a scheduler can retry later.
+        console.print(f"[red]refused:[/red] {exc}", highlight=False, soft_wrap=True)
+        return EXIT_LOCKED
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]")
         return 130

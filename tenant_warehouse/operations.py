@@ -195,9 +195,26 @@ def send_alerts(
     return evaluate_and_send(settings, warehouse, cycle_errors=cycle_errors or [])
 
 
+# One cycle at a time per TW_HOME (ingestion has its own lock, ingestion/lock.py): a second
+# `warehouse run` is refused instead of building the warehouse twice at once.
+CYCLE_LOCK_FILE = "cycle.lock"
+
+
 def run_cycle(settings: Settings, warehouse: str, instances: list[str] | None = None) -> bool:
     """One monitored cycle. Every step runs even when an earlier one failed (a failed ingestion
-    still gets its row counts, build and alerts); a step that crashes is an alert itself."""
+    still gets its row counts, build and alerts); a step that crashes is an alert itself.
+
+    Raises IngestionLocked, before doing anything, when another cycle holds the cycle lock, and
+    when another ingestion run (`warehouse ingest`, a rerun) is loading: building on top of a
+    running load is refused too, so the cycle stops there."""
+    from ingestion.lock import RunLock
+
+    with RunLock(settings.home / CYCLE_LOCK_FILE, what="cycle (warehouse run)"):
+        return _run_cycle(settings, warehouse, instances)
+
+
+def _run_cycle(settings: Settings, warehouse: str, instances: list[str] | None) -> bool:
+    from ingestion.errors import IngestionLocked
     from tenant_warehouse.monitoring.alerts import CycleError
 
     errors: list[CycleError] = []
@@ -207,6 +224,8 @@ def run_cycle(settings: Settings, warehouse: str, instances: list[str] | None = 
         nonlocal ok
         try:
             return action()
+        except IngestionLocked:
+            raise
         except Exception as exc:
             ok = False
             message = f"{type(exc).__name__}: {exc}"

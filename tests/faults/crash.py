@@ -20,14 +20,16 @@ MARK = "@@"
 # Every stage marker the driver emits (see crash_driver's docstring), in run order.
 INGESTION_STAGES = (
     "lock", "prepare", "extract:start", "extract:batch", "extract:table", "state:save",
-    "extract:end", "normalize:start", "normalize:end", "load:start", "load:job_start",
+    "extract:end", "normalize:start", "normalize:commit", "normalize:end", "load:start",
+    "load:job_start",
     "load:job_done", "load:package", "load:end",
 )
 # What the issue calls extract, normalize, load and state commit, for counting kills.
 STAGE_GROUPS = {
     "lock": "extract", "prepare": "load", "extract:start": "extract", "extract:batch": "extract",
     "extract:table": "extract", "state:save": "state commit", "extract:end": "state commit",
-    "normalize:start": "normalize", "normalize:end": "normalize", "load:start": "load",
+    "normalize:start": "normalize", "normalize:commit": "normalize",
+    "normalize:end": "normalize", "load:start": "load",
     "load:job_start": "load", "load:job_done": "load", "load:package": "state commit",
     "load:end": "load",
 }

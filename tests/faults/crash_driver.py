@@ -7,7 +7,8 @@ and ingestion entry points to print one marker line per stage boundary on stdout
 (`@@ <stage> <n>`, flushed), so the parent (tests/faults/crash.py) can SIGKILL it at a random
 moment after a chosen boundary. With TW_FAULT_PAUSE_AT=<stage>:<n> the driver stops dead at the
 n-th occurrence of that marker (prints `@@ paused ...` and sleeps) so the parent kills it exactly
-there. Nothing here is imported by the product.
+there; with TW_FAULT_HOLD_AT=<stage>:<n> and TW_FAULT_RELEASE=<file> it waits there until the
+file exists, then goes on. Nothing here is imported by the product.
 
 Stages, in the order a run meets them:
   lock                  the run lock is held
@@ -17,7 +18,10 @@ Stages, in the order a run meets them:
   extract:table         a resource finished (its watermark is set in dlt's resource state)
   state:save            dlt writes the pipeline state (watermarks) to the local state file
   extract:end           the extracted package is committed to disk
-  normalize:start / normalize:end
+  normalize:start
+  normalize:commit      the normalized package was renamed into place (dlt deletes the extracted
+                        one next: "do not kill this process")
+  normalize:end
   load:start
   load:job_start        a load job (one table's file, the pipeline state, ...) is started
   load:job_done         a load job's result is committed to the package
@@ -40,6 +44,10 @@ from typing import Any
 MARK = "@@"
 _counts: Counter[str] = Counter()
 _pause = os.environ.get("TW_FAULT_PAUSE_AT", "")
+# TW_FAULT_HOLD_AT=<stage>:<n> with TW_FAULT_RELEASE=<file>: wait at that marker until the file
+# exists (at most 5 minutes), then go on: a run that holds its lock while the test acts.
+_hold = os.environ.get("TW_FAULT_HOLD_AT", "")
+_release = os.environ.get("TW_FAULT_RELEASE", "")
 
 
 def mark(stage: str) -> None:
@@ -51,6 +59,12 @@ def mark(stage: str) -> None:
         sys.stdout.flush()
         while True:  # the parent SIGKILLs us here
             time.sleep(60)
+    if _hold and _hold == f"{stage}:{_counts[stage]}":
+        sys.stdout.write(f"{MARK} holding {stage} {_counts[stage]}\n")
+        sys.stdout.flush()
+        deadline = time.monotonic() + 300
+        while not os.path.exists(_release) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 def _around(owner: Any, name: str, before: str | None, after: str | None) -> None:
@@ -70,6 +84,7 @@ def _around(owner: Any, name: str, before: str | None, after: str | None) -> Non
 
 def install_markers() -> None:
     from dlt.common.storages.load_package import PackageStorage
+    from dlt.common.storages.load_storage import LoadStorage
     from dlt.load.load import Load
     from dlt.pipeline.pipeline import Pipeline
 
@@ -81,6 +96,7 @@ def install_markers() -> None:
     _around(ingestion.pipeline, "_prepare", "prepare", None)
     _around(Pipeline, "extract", "extract:start", "extract:end")
     _around(Pipeline, "normalize", "normalize:start", "normalize:end")
+    _around(LoadStorage, "commit_new_load_package", None, "normalize:commit")
     _around(Pipeline, "load", "load:start", "load:end")
     _around(Pipeline, "_save_state", None, "state:save")
     _around(PackageStorage, "start_job", "load:job_start", None)

@@ -309,6 +309,16 @@ class FaultPipeline(Pipeline):
             found += [str(path) for n in needles if n.encode() in data]
         return found
 
+    def leftover_files(self) -> list[str]:
+        """Row data dlt still holds on disk under TW_HOME/dlt (unfinished extractions, job
+        files). After a successful run there must be none: loaded jobs are deleted and the
+        extraction a killed run left half-written is removed by the next run."""
+        data = (".parquet", ".jsonl", ".gz", ".csv", ".insert_values")
+        # dlt's .pending_transitions markers are named after their job file but hold a state.
+        return sorted(str(p) for p in (self.home / "dlt").rglob("*")
+                      if p.is_file() and p.name.endswith(data)
+                      and ".pending_transitions" not in p.parts)
+
     # --- source helpers --------------------------------------------------------------------
 
     def source_url(self, instance: str) -> str:

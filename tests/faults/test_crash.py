@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from tests.faults.crash import INGESTION_STAGES, STAGE_GROUPS, KillPlan
 from tests.faults.harness import FULL, FaultPipeline
 from tests.faults.matrix import MATRIX
 
-INGESTION_KILLS = 56 if FULL else 8
+INGESTION_KILLS = 56 if FULL else 6
 DBT_KILLS = 4 if FULL else 1
 SIM_SEED = 101
 GROUPS = ("extract", "normalize", "load", "state commit")
@@ -83,15 +85,41 @@ def test_ingestion_killed_at_random_points_loses_and_duplicates_nothing(
     final = fresh.run_ingestion(reconcile=True)
     assert final.ok, final.summary()
     check(fresh, "final reconciled run")
-    assert killed >= INGESTION_KILLS * 0.8, landed
+    # Nothing a killed run wrote is left behind (rows, hashed personal data included).
+    assert not fresh.leftover_files(), fresh.leftover_files()[:5]
+    # A plan misses when the run ends before its moment (fast machine, few batches to read).
+    assert killed >= INGESTION_KILLS / 2, landed
     MATRIX.scenario("crash: ingestion SIGKILL",
                     f"{killed} kills, 0 lost, 0 duplicated, raw and staging exact")
 
 
+# Where a kill leaves the most half-done: each commit point of dlt's steps, exactly (the
+# default size keeps the three that needed a fix or are the likeliest to duplicate).
+COMMIT_POINTS = (["extract:table", "state:save", "extract:end", "normalize:commit",
+                  "load:job_done", "load:package"] if FULL
+                 else ["extract:table", "normalize:commit", "load:job_done"])
+
+
+@pytest.mark.parametrize("stage", COMMIT_POINTS)
+def test_a_kill_exactly_at_a_commit_point_is_recovered(fresh: FaultPipeline, stage: str) -> None:
+    fresh.simulate(seed=SIM_SEED, ticks=1, tick_hours=6)
+    run = fresh.ingest_child(KillPlan("pause", stage, 1))
+    assert run.killed, run.output()
+    MATRIX.runs += 1
+    MATRIX.kill(run.stage_group)
+    recovery = fresh.ingest_child(None)
+    assert recovery.returncode == 0, recovery.output()
+    check(fresh, f"after a kill at {stage}")
+    assert not fresh.leftover_files(), fresh.leftover_files()[:5]
+    MATRIX.scenario(f"crash: SIGKILL exactly at {stage}", "next run recovers, raw exact")
+
+
+@pytest.mark.skipif(not FULL, reason="full matrix only (the default size kills one build in "
+                    "test_faults_end_to_end.py)")
 def test_dbt_build_killed_mid_run_then_rebuilt_is_exact(fresh: FaultPipeline) -> None:
-    """Kill `dbt build` while it builds (marts, incremental facts, snapshots), then build again:
-    marts equal the truth, incremental facts hold every current row once, the snapshot has one
-    current version per organization."""
+    """Kill `dbt build` while it builds (marts, incremental facts, snapshots), with activity and
+    ingestion between kills, then build again: marts equal the truth, incremental facts hold
+    every current row once, the snapshot has one current version per organization."""
     rng = random.Random(20262)
     fresh.simulate(seed=SIM_SEED, ticks=1, tick_hours=6)
     fresh.ingest(reconcile=None)

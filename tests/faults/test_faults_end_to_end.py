@@ -199,10 +199,10 @@ def world(loaded: FaultPipeline, tmp_path_factory: pytest.TempPathFactory) -> Wo
 
     # Deletes: an erasure (a contact with activity), a whole organization, a soft delete.
     uk = pipeline.source_url("uk")
+    organizations = ", ".join(map(str, valid_organizations(pipeline, "uk")))
     contact = pipeline.source_query(
         "uk", "SELECT contact_id FROM messages WHERE direction = 'inbound' AND organization_id "
-              "IN (%s) GROUP BY contact_id ORDER BY count(*) DESC LIMIT 1"
-              % ", ".join(map(str, valid_organizations(pipeline, "uk"))))[0][0]
+              f"IN ({organizations}) GROUP BY contact_id ORDER BY count(*) DESC LIMIT 1")[0][0]
     world.erased = operations.erase_contact(uk, contact)
     au_org = valid_organizations(pipeline, "au")[1]
     world.deleted_org = ("au", au_org)

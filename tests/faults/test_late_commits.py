@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from pathlib import Path
 
 import pytest
 import yaml
@@ -15,8 +16,8 @@ import yaml
 from ingestion.config import DEFAULT_PATH, parse_config
 from reference_platform.operations import begin_late_commit
 from tests.faults.harness import FaultPipeline
-from tests.faults.test_faults_end_to_end import late_orders
 from tests.faults.matrix import MATRIX
+from tests.faults.test_faults_end_to_end import late_orders
 from tests.support.pg import PgDatabaseFactory
 
 LAG_SECONDS = 3600
@@ -80,7 +81,7 @@ def test_beyond_the_lag_the_scheduled_reconciliation_loads_it(fresh: FaultPipeli
 
 
 def test_ids_allocated_before_a_commit_that_lands_later(
-    tmp_path, pg_database: PgDatabaseFactory  # noqa: ANN001
+    tmp_path: Path, pg_database: PgDatabaseFactory
 ) -> None:
     """Two writers on PostgreSQL: A takes an id and stays open, B takes the next id and commits
     with a later updated_at; a run sees B (the watermark passes A's time); A commits; the next

@@ -52,7 +52,7 @@ def recreate_with(pipeline: FaultPipeline, instance: str, table: str, column: st
         indexes = [r[0] for r in connection.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
             (table,))]
-        head, _, body = ddl.partition("(")
+        _, _, body = ddl.partition("(")
         parts = [p.strip() for p in body.rstrip(")").split(",")]
         parts = [f"{column} {declared}" if p.split()[0] == column else p for p in parts]
         selected = [value_sql if c == column else c for c in columns]
