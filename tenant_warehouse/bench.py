@@ -33,6 +33,7 @@ from typing import Any
 from tenant_warehouse.settings import INSTANCES, PROJECT_DIR, Settings
 
 DEFAULT_DELTAS = (0.001, 0.01, 0.1)
+PARTS = ("cycles", "extraction", "freshness")
 MB = 1_000_000
 GIB = 1 << 30
 
@@ -58,6 +59,7 @@ class BenchConfig:
     instances: tuple[str, ...] = INSTANCES
     results_dir: Path | None = None
     generator: str = "amplify"  # or "full": the real generator at every size
+    parts: tuple[str, ...] = PARTS  # what to measure (a subset when iterating on one of them)
     dlt_sample_rows: int = 200_000
     dlt_chunk_size: int = 50_000
     freshness_commits: int = 20
@@ -171,11 +173,14 @@ def run_bench(
                 counts = table_counts(sources)
                 result.source_rows[size] = _sum_counts(counts)
                 log(f"  {time.perf_counter() - t0:.0f} s; rows: {result.source_rows[size]}")
-                _cycles_at(result, settings, env, sources, config, size, sizes, log)
+                if "cycles" in config.parts:
+                    _cycles_at(result, settings, env, sources, config, size, sizes, log)
                 _write_outputs(result)
-            _extraction(result, settings, sources, config, log)
-            _write_outputs(result)
-            _freshness(result, settings, env, sources, config, log)
+            if "extraction" in config.parts:
+                _extraction(result, settings, sources, config, log)
+                _write_outputs(result)
+            if "freshness" in config.parts:
+                _freshness(result, settings, env, sources, config, log)
         finally:
             result.total_seconds = time.perf_counter() - started
             result.goals = evaluate_goals(result)
@@ -262,7 +267,8 @@ def _cycles_at(
     for delta in sorted(deltas):
         for repeat in range(repeats):
             touched = touch(sources, delta, seed=config.seed * 1000 + repeat)
-            outcome = cycle(settings, env, config.warehouse, ["build", *select])
+            # The build `warehouse run` makes (or the benchmark's own --select).
+            outcome = cycle(settings, env, config.warehouse, ["build", *select] if select else None)
             result.cycles.append(_cycle_row(size, "incremental", delta, repeat, touched, outcome))
             log(f"  delta {delta:.4%} ({touched:,} rows) {repeat + 1}/{repeats}: "
                 f"{_describe(outcome)}")
@@ -679,6 +685,8 @@ def command_line(cfg: BenchConfig) -> str:
         parts.append("--deltas " + ",".join(f"{d:g}" for d in cfg.deltas))
     if cfg.freshness_commits != 20:
         parts.append(f"--freshness-commits {cfg.freshness_commits}")
+    if tuple(cfg.parts) != PARTS:
+        parts.append("--parts " + ",".join(cfg.parts))
     return " ".join(parts)
 
 
@@ -739,6 +747,9 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--watch-interval", type=float, default=5.0)
     parser.add_argument("--commit-every", type=float, default=3.0,
                         help="mean seconds between freshness commits")
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help="what to measure, comma-separated (default: all of "
+                        f"{', '.join(PARTS)}); memory comes with the cycles")
     parser.add_argument("--keep", action="store_true",
                         help="keep the source databases and the warehouse after the run")
 
@@ -754,6 +765,7 @@ def config_from_args(args: Any) -> BenchConfig:
         results_dir=args.results, generator=args.generator,
         dlt_sample_rows=args.dlt_sample_rows, freshness_commits=args.freshness_commits,
         watch_interval=args.watch_interval, commit_every=args.commit_every, keep=args.keep,
+        parts=tuple(p.strip() for p in str(args.parts).split(",") if p.strip()),
     )
 
 

@@ -180,14 +180,28 @@ class CycleResult:
 
 
 def cycle(
-    settings: Settings, env: dict[str, str], warehouse: str, dbt_args: list[str]
+    settings: Settings, env: dict[str, str], warehouse: str, dbt_args: list[str] | None = None
 ) -> CycleResult:
+    """Ingestion (child process), then `dbt_args`, or, when None, the build `warehouse run`
+    makes (cycle_build.py: what the changed raw tables feed; its probe of raw is timed too)."""
     ingested = ingest_child(env, warehouse)
     started = time.perf_counter()
-    result = run_dbt(settings, dbt_args, target=warehouse, extra_env=env)
-    seconds = time.perf_counter() - started
-    tail = "" if result.ok else result.output[-3000:]
-    return CycleResult(ingested, seconds, result.ok, tail)
+    ok, tail = build_like_a_cycle(settings, env, warehouse, dbt_args)
+    return CycleResult(ingested, time.perf_counter() - started, ok, tail)
+
+
+def build_like_a_cycle(
+    settings: Settings, env: dict[str, str], warehouse: str, dbt_args: list[str] | None = None
+) -> tuple[bool, str]:
+    from ingestion.config import load_config
+    from tenant_warehouse.cycle_build import plan_build, record_build
+
+    plan = plan_build(settings, warehouse, load_config().tables, full=dbt_args is not None)
+    if dbt_args is None and plan.skip:
+        return True, ""
+    result = run_dbt(settings, dbt_args or plan.args or ["build"], target=warehouse, extra_env=env)
+    record_build(settings, plan, result.ok)
+    return result.ok, "" if result.ok else result.output[-3000:]
 
 
 # --- freshness: a watch loop, and commits in the source while it runs -------------------------
@@ -224,12 +238,11 @@ def freshness(
     log: Callable[[str], None] = print,
     select: list[str] | None = None,
 ) -> tuple[list[Probe], WatchStats]:
-    """Run the watch loop (ingest; dbt build of the models downstream of the tables that
-    received rows; every `interval` s) while another thread commits `commits` messages at random
+    """Run the watch loop (ingest, then the build `warehouse run` makes: what the raw tables
+    that changed feed; every `interval` s) while another thread commits `commits` messages at random
     spacing around `commit_every` s; a probe is visible when the cycle whose dbt build made it
     queryable in marts.fct_messages has finished."""
     from ingestion.pipeline import run_ingestion
-    from tenant_warehouse.monitoring.control import dbt_selectors
 
     os.environ.update(env)
     probes: list[Probe] = []
@@ -255,17 +268,12 @@ def freshness(
     while time.monotonic() < deadline:
         started = time.monotonic()
         try:
-            report = run_ingestion(settings, destination=warehouse)
-            touched = {t for (_, t), c in report.tables.items() if c.rows_loaded or c.rows_deleted}
-            if touched:
-                selectors = dbt_selectors(touched)
-                if select:  # intersect with the benchmark's own selection
-                    selectors = [f"{a},{b}" for a in selectors for b in select]
-                result = run_dbt(
-                    settings, ["build", "--select", *selectors], target=warehouse, extra_env=env
-                )
-                if not result.ok:
-                    stats.failures.append(result.output[-1500:])
+            run_ingestion(settings, destination=warehouse)
+            built, tail = build_like_a_cycle(
+                settings, env, warehouse, ["build", "--select", *select] if select else None
+            )
+            if not built:
+                stats.failures.append(tail[-1500:])
             finished = time.monotonic()
             _mark_visible(settings, warehouse, probes, lock, finished)
         except Exception as exc:  # the loop survives a failed cycle, as `warehouse run --watch`

@@ -85,7 +85,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     while True:
         started = time.monotonic()
         try:
-            ok = operations.run_cycle(settings, args.warehouse, _instances(args.instances))
+            ok = operations.run_cycle(
+                settings, args.warehouse, _instances(args.instances), full_build=args.full_build
+            )
         except IngestionLocked as exc:
             if not args.watch:
                 raise
@@ -270,10 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--select", nargs="*", default=None, help="dbt selection")
 
     run = command(
-        "run", "One monitored cycle: ingest, row counts, freshness, dbt build, alerts; "
-        "--watch repeats it.", cmd_run,
+        "run", "One monitored cycle: ingest, row counts, freshness, dbt build of what the "
+        "changed raw tables feed, alerts; --watch repeats it.", cmd_run,
     )  # fmt: skip
     _add_common(run)
+    run.add_argument("--full-build", action="store_true",
+                     help="build the whole project (unit tests and macro tests included) "
+                     "instead of what the changed raw tables feed")
     run.add_argument("--watch", type=float, default=0, metavar="SECONDS",
                      help="repeat every SECONDS; a failed cycle does not stop the loop")
 

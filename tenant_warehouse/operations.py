@@ -116,12 +116,15 @@ def _print_ingestion_report(report: Any, seconds: float) -> None:
     )
 
 
-def build(settings: Settings, warehouse: str, select: list[str] | None = None) -> bool:
+def build(
+    settings: Settings, warehouse: str, select: list[str] | None = None,
+    args: list[str] | None = None,
+) -> bool:
     if warehouse == "postgres":
         from tenant_warehouse.warehouse_sql import ensure_postgres_database
 
         ensure_postgres_database()
-    args = ["build"] + (["--select", *select] if select else [])
+    args = args or ["build"] + (["--select", *select] if select else [])
     started = time.perf_counter()
     console.print(f"[bold]dbt {' '.join(args)}[/bold] on {warehouse}")
     result = run_dbt(settings, args, target=warehouse, echo=True)
@@ -200,7 +203,10 @@ def send_alerts(
 CYCLE_LOCK_FILE = "cycle.lock"
 
 
-def run_cycle(settings: Settings, warehouse: str, instances: list[str] | None = None) -> bool:
+def run_cycle(
+    settings: Settings, warehouse: str, instances: list[str] | None = None,
+    full_build: bool = False,
+) -> bool:
     """One monitored cycle. Every step runs even when an earlier one failed (a failed ingestion
     still gets its row counts, build and alerts); a step that crashes is an alert itself.
 
@@ -210,10 +216,26 @@ def run_cycle(settings: Settings, warehouse: str, instances: list[str] | None = 
     from ingestion.lock import RunLock
 
     with RunLock(settings.home / CYCLE_LOCK_FILE, what="cycle (warehouse run)"):
-        return _run_cycle(settings, warehouse, instances)
+        return _run_cycle(settings, warehouse, instances, full_build)
 
 
-def _run_cycle(settings: Settings, warehouse: str, instances: list[str] | None) -> bool:
+def cycle_build(settings: Settings, warehouse: str, full: bool = False) -> bool:
+    """The cycle's build: what depends on the raw tables that changed (cycle_build.py)."""
+    from ingestion.config import load_config
+    from tenant_warehouse.cycle_build import plan_build, record_build
+
+    plan = plan_build(settings, warehouse, load_config().tables, full=full)
+    console.print(f"[dim]build plan: {plan.reason}[/dim]")
+    if plan.skip:
+        return True
+    ok = build(settings, warehouse, args=plan.args)
+    record_build(settings, plan, ok)
+    return ok
+
+
+def _run_cycle(
+    settings: Settings, warehouse: str, instances: list[str] | None, full_build: bool
+) -> bool:
     from ingestion.errors import IngestionLocked
     from tenant_warehouse.monitoring.alerts import CycleError
 
@@ -239,7 +261,7 @@ def _run_cycle(settings: Settings, warehouse: str, instances: list[str] | None) 
     step("row counts", lambda: record_row_counts(settings, warehouse, instances, report))
     console.rule("[bold]build")
     step("freshness", lambda: check_freshness(settings, warehouse))
-    built = step("build", lambda: build(settings, warehouse))
+    built = step("build", lambda: cycle_build(settings, warehouse, full_build))
     ok = ok and bool(built)
     console.rule("[bold]alerts")
     try:

@@ -189,9 +189,12 @@ class FaultPipeline(Pipeline):
         return checks
 
     def check_staging(self, stale_ok: bool = False) -> Checks:
-        """The staging views (cleaned: renamed, deduplicated, quarantine reason) against the
+        """The staging layer (cleaned: renamed, deduplicated, quarantine reason) against the
         sources: one row per key, the source's updated_at and the row's own quarantine reason
-        (the contract's rules as reference_platform.truth applies them)."""
+        (the contract's rules as reference_platform.truth applies them). The large staging
+        models are incremental tables: they are brought up to date first (`dbt run` of
+        staging), which is also what proves their incremental logic after each fault."""
+        self.dbt("run", "--select", "path:models/staging/platform")
         checks = Checks()
         seeds = Seeds.load()
         urls = self.source_urls()

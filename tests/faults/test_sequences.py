@@ -44,7 +44,7 @@ INSTANCES = ("uk", "au", "fr")
 LAG_SECONDS = 3600  # ingestion/tables.yml defaults.lag_seconds
 # TW_FAULT_EXAMPLES=<n> draws n fresh random sequences (hunting; not derandomized).
 EXAMPLES_OVERRIDE = int(os.environ.get("TW_FAULT_EXAMPLES", "0"))
-MAX_EXAMPLES = EXAMPLES_OVERRIDE or (5 if FULL else 2)
+MAX_EXAMPLES = EXAMPLES_OVERRIDE or (10 if FULL else 2)
 MIN_STEPS, MAX_STEPS = (3, 8) if FULL else (3, 5)
 # Full matrix: a dbt build and the marts oracle after every successful run.
 BUILD_EVERY_RUN = FULL

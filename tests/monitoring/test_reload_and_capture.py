@@ -101,7 +101,7 @@ def test_unreachable_instance_is_recorded_and_keeps_its_rows(
 def test_watch_survives_a_failed_cycle(monkeypatch: pytest.MonkeyPatch) -> None:
     cycles: list[str] = []
 
-    def cycle(settings: Settings, warehouse: str, instances: list[str]) -> bool:
+    def cycle(settings: Settings, warehouse: str, instances: list[str], full_build: bool) -> bool:
         cycles.append(warehouse)
         if len(cycles) == 1:
             raise RuntimeError("the warehouse went away")

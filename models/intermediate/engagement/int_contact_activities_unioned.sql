@@ -1,6 +1,10 @@
 -- What makes a contact active: an inbound message (at created_at) or an order completion (at
 -- completed_at, whatever the order's state is now). One row per activity, with its date on
 -- the three calendars active users are counted on: the organization's, the instance's, UTC.
+{#- A table, not a view: the three active-user marts and its tests all read it in one
+    build; its time-zone conversions run once. -#}
+{{ config(materialized='table') }}
+
 with
 
 orders as (

@@ -1,5 +1,9 @@
 -- Valid messages of valid organizations, with the creation time on the organization's local
 -- calendar.
+{#- A table, not a view: fct_messages, message delivery, the billing spine, the activities
+    and their tests all read it in one build; its time-zone conversions run once. -#}
+{{ config(materialized='table') }}
+
 with
 
 messages as (

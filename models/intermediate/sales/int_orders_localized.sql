@@ -1,5 +1,9 @@
 -- Valid orders of valid organizations, with the completion time on the organization's local
 -- calendar (the calendar turnover and billing use).
+{#- A table, not a view: fct_orders, the turnover marts, the billing spine, the activities
+    and their tests all read it in one build; its time-zone conversions run once. -#}
+{{ config(materialized='table') }}
+
 with
 
 orders as (

@@ -1,8 +1,21 @@
+{#- Incremental: a cycle stages only the loads it has not seen (raw_rows_since_staged), so
+    the tests and models downstream read a table instead of deduplicating raw again. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='merge',
+        unique_key=['instance_id', 'contact_id'],
+        on_schema_change='append_new_columns',
+        cluster_by=['instance_id', 'organization_id'],
+        post_hook="{{ delete_rows_missing_from(source('platform', 'contacts'), ['instance_id', 'contact_id'], ['instance_id', 'id']) }}",
+    )
+}}
+
 with
 
 source as (
 
-    select * from {{ source('platform', 'contacts') }}
+    {{ raw_rows_since_staged(source('platform', 'contacts')) }}
 
 ),
 

@@ -1,3 +1,16 @@
+{#- Incremental: a cycle stages only the loads it has not seen (raw_rows_since_staged), so
+    the tests and models downstream read a table instead of deduplicating raw again. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='merge',
+        unique_key=['instance_id', 'order_id'],
+        on_schema_change='append_new_columns',
+        cluster_by=['instance_id', 'organization_id'],
+        post_hook="{{ delete_rows_missing_from(source('platform', 'orders'), ['instance_id', 'order_id'], ['instance_id', 'id']) }}",
+    )
+}}
+
 {#- The event times an order can carry; updated_at is bookkeeping and not checked. -#}
 {%- set event_timestamp_columns = ['created_at', 'completed_at', 'cancelled_at', 'returned_at'] -%}
 
@@ -5,7 +18,7 @@ with
 
 source as (
 
-    select * from {{ source('platform', 'orders') }}
+    {{ raw_rows_since_staged(source('platform', 'orders')) }}
 
 ),
 

@@ -1,0 +1,140 @@
+"""What one cycle's `dbt build` builds: only what depends on the raw tables that changed.
+
+A full `dbt build` is ~350 nodes whatever the delta; a cycle a minute cannot afford that. The
+cycle instead builds `source:platform.<table>+` for the raw tables that changed since the last
+successful build, and leaves out what proves the code rather than the data (unit tests, the
+macro-test models tagged `ci`), which `make test` and `warehouse build` run.
+
+"Changed" is read from the warehouse, not from the ingestion report, so rows loaded by another
+command (`warehouse ingest`, a rerun, a package a crashed run left and the next run loaded) are
+never missed: each raw table's signature is (row count, newest dlt load id). A load that
+inserts or updates rows gives them its new load id; a load that only deletes lowers the count.
+The signatures at the start of the last successful build are kept in `TW_HOME/build_state.json`
+with a fingerprint of the dbt project: the whole project is built when there is no such build,
+the last build failed, or the project changed since (a deploy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tenant_warehouse.settings import PROJECT_DIR, Settings
+
+STATE_FILE = "build_state.json"
+# Code-only nodes a production cycle leaves out (they prove macros and logic, not data).
+CODE_ONLY_EXCLUDES = ["--exclude", "tag:ci", "--exclude-resource-type", "unit_test"]
+PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "seeds", "snapshots", "tests/dbt")
+
+Signature = tuple[int, str | None]
+
+
+@dataclass
+class BuildPlan:
+    args: list[str] | None
+    """dbt arguments; None when nothing changed (no build needed)."""
+    reason: str
+    signatures: dict[str, Signature] = field(default_factory=dict)
+    changed: list[str] = field(default_factory=list)
+
+    @property
+    def skip(self) -> bool:
+        return self.args is None
+
+
+def project_fingerprint(root: Path = PROJECT_DIR) -> str:
+    """A hash of every file dbt reads (a change means the last build is not this project's)."""
+    digest = hashlib.sha256()
+    for part in PROJECT_PARTS:
+        path = root / part
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for file in files:
+            digest.update(str(file.relative_to(root)).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def selection_args(tables: Iterable[str]) -> list[str]:
+    """`dbt build` arguments for everything built from these raw tables, code-only nodes out."""
+    selectors = [f"source:platform.{table}+" for table in sorted(set(tables))]
+    return ["build", "--select", *selectors, *CODE_ONLY_EXCLUDES]
+
+
+def raw_signatures(
+    settings: Settings, warehouse: str, tables: Iterable[str]
+) -> dict[str, Signature]:
+    """(row count, newest `_dlt_load_id`) of each raw table that exists."""
+    from tenant_warehouse.warehouse_sql import connect, query, relation_exists
+
+    schema = settings.raw_schema
+    found: dict[str, Signature] = {}
+    with connect(settings, warehouse) as connection:
+        for table in tables:
+            if not relation_exists(connection, schema, table):
+                continue
+            count, newest = query(
+                connection, f'select count(*), max("_dlt_load_id") from "{schema}"."{table}"'
+            )[0]
+            found[table] = (int(count), None if newest is None else str(newest))
+        if warehouse == "postgres":
+            connection.rollback()
+    return found
+
+
+def changed_tables(before: Mapping[str, Any], now: Mapping[str, Signature]) -> list[str]:
+    """Tables whose signature differs from the recorded one (or that were not recorded)."""
+    return sorted(t for t, sig in now.items() if tuple(before.get(t) or ()) != tuple(sig))
+
+
+def plan_build(
+    settings: Settings, warehouse: str, tables: Iterable[str], full: bool = False
+) -> BuildPlan:
+    """The build a cycle needs now. Only DuckDB and PostgreSQL are read for signatures; any other
+    target, or a signature that cannot be read, gets the whole project."""
+    tables = list(tables)
+    try:
+        signatures = raw_signatures(settings, warehouse, tables)
+    except Exception as exc:  # the whole build is always correct; a failed probe costs time only
+        return BuildPlan(["build"], f"raw tables could not be compared ({type(exc).__name__}: "
+                         f"{exc}): whole project")
+    if full:
+        return BuildPlan(["build"], "whole project (asked for)", signatures)
+    state = _read_state(settings)
+    if state is None:
+        return BuildPlan(["build"], "whole project (no earlier successful build)", signatures)
+    if state.get("project") != project_fingerprint():
+        return BuildPlan(["build"], "whole project (the dbt project changed)", signatures)
+    changed = changed_tables(state.get("signatures", {}), signatures)
+    if not changed:
+        return BuildPlan(None, "nothing changed in raw since the last build", signatures)
+    return BuildPlan(selection_args(changed), f"built from {', '.join(changed)}", signatures,
+                     changed)
+
+
+def record_build(settings: Settings, plan: BuildPlan, ok: bool) -> None:
+    """After the build: keep the signatures it started from if it passed; forget them if it
+    failed, so the next cycle builds the whole project again."""
+    path = settings.home / STATE_FILE
+    if not ok:
+        path.unlink(missing_ok=True)
+        return
+    if not plan.signatures:
+        return
+    # Tables a selective build left out had these same signatures: recording all is right.
+    signatures = {table: list(signature) for table, signature in plan.signatures.items()}
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"project": project_fingerprint(), "signatures": signatures},
+                                    indent=2))
+    temporary.replace(path)
+
+
+def _read_state(settings: Settings) -> dict[str, Any] | None:
+    try:
+        state = json.loads((settings.home / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
