@@ -126,6 +126,8 @@ class BenchResult:
     watch_failures: list[str] = field(default_factory=list)
     total_seconds: float = 0.0
     goals: list[dict[str, Any]] = field(default_factory=list)
+    node_seconds: list[dict[str, Any]] = field(default_factory=list)
+    """dbt node times of every cycle (scale, kind, delta, repeat, node, seconds)"""
 
 
 # --- orchestration -----------------------------------------------------------------------------
@@ -256,6 +258,7 @@ def _cycles_at(
         _reset_warehouse(settings, env, config)
         outcome = cycle(settings, env, config.warehouse, ["build", "--full-refresh", *select])
         result.cycles.append(_cycle_row(size, "full", None, repeat, 0, outcome))
+        _keep_node_times(result, size, "full", None, repeat, outcome)
         log(f"  full refresh {repeat + 1}/{repeats}: {_describe(outcome)}")
     deltas = list(config.deltas)
     if size != sizes[0]:
@@ -270,8 +273,19 @@ def _cycles_at(
             # The build `warehouse run` makes (or the benchmark's own --select).
             outcome = cycle(settings, env, config.warehouse, ["build", *select] if select else None)
             result.cycles.append(_cycle_row(size, "incremental", delta, repeat, touched, outcome))
+            _keep_node_times(result, size, "incremental", delta, repeat, outcome)
             log(f"  delta {delta:.4%} ({touched:,} rows) {repeat + 1}/{repeats}: "
                 f"{_describe(outcome)}")
+
+
+def _keep_node_times(
+    result: BenchResult, size: float, kind: str, delta: float | None, repeat: int, outcome: Any
+) -> None:
+    result.node_seconds.extend(
+        {"scale": size, "kind": kind, "delta": delta, "repeat": repeat, "node": node,
+         "seconds": seconds}
+        for node, seconds in outcome.node_seconds.items()
+    )
 
 
 def _cycle_row(
@@ -500,6 +514,7 @@ def _write_outputs(result: BenchResult) -> None:
         for s, v in sorted(rss.items())
     ])
     _write_csv(folder / "goals.csv", result.goals or evaluate_goals(result))
+    _write_csv(folder / "dbt_nodes.csv", result.node_seconds)
     plot_cycles(result, folder / "cycle_time_vs_delta.png")
     (folder / "report.md").write_text(render_markdown(result), encoding="utf-8")
 
@@ -575,7 +590,7 @@ def render_markdown(result: BenchResult) -> str:
     for g in result.goals:
         met = {True: "yes", False: "**no**", None: "n/a"}[g["met"]]
         lines.append(f"| {g['goal']} | {g['target']} | {_num(g['measured'])} | {met} | {g['detail']} |")
-    lines += ["", *extraction_lines(result), "", *cycle_lines(result), ""]
+    lines += ["", *extraction_lines(result), "", *cycle_lines(result), "", *node_lines(result)]
     latencies = [v for v in result.freshness if v is not None]
     if result.freshness:
         lines += [
@@ -588,6 +603,40 @@ def render_markdown(result: BenchResult) -> str:
             "",
         ]
     return "\n".join(lines) + "\n"
+
+
+def slowest_nodes(result: BenchResult, top: int = 15) -> tuple[float, float, list[tuple]]:
+    """The dbt nodes that cost most in the 1% cycle at the largest size (median over repeats),
+    beside their time in the full refresh: where a cycle is not yet proportional to its delta."""
+    rows = result.node_seconds
+    if not rows:
+        return 0.0, 0.0, []
+    size = max(r["scale"] for r in rows)
+    deltas = {r["delta"] for r in rows if r["scale"] == size and r["kind"] == "incremental"}
+    if not deltas:
+        return size, 0.0, []
+    delta = min(deltas, key=lambda d: abs(math.log(d / 0.01)))
+
+    def medians(kind: str, want: float | None) -> dict[str, float]:
+        times: dict[str, list[float]] = {}
+        for r in rows:
+            if r["scale"] == size and r["kind"] == kind and r["delta"] == want:
+                times.setdefault(r["node"], []).append(r["seconds"])
+        return {node: statistics.median(v) for node, v in times.items()}
+
+    cycle, full = medians("incremental", delta), medians("full", None)
+    ranked = sorted(cycle.items(), key=lambda item: -item[1])[:top]
+    return size, delta, [(node, seconds, full.get(node)) for node, seconds in ranked]
+
+
+def node_lines(result: BenchResult) -> list[str]:
+    size, delta, ranked = slowest_nodes(result)
+    if not ranked:
+        return []
+    lines = [f"## Slowest dbt nodes: {delta:.3%} cycle at SF{_fmt_scale(size)} (medians)", "",
+             "| node | cycle s | full refresh s |", "|---|---:|---:|"]
+    lines += [f"| {node} | {seconds:.2f} | {_num(full)} |" for node, seconds, full in ranked]
+    return [*lines, ""]
 
 
 def extraction_lines(result: BenchResult) -> list[str]:

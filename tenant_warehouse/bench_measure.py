@@ -169,6 +169,8 @@ class CycleResult:
     dbt_seconds: float
     dbt_ok: bool
     dbt_output_tail: str = ""
+    node_seconds: dict[str, float] = field(default_factory=dict)
+    """execution time of every dbt node of the cycle's build (run_results.json)"""
 
     @property
     def seconds(self) -> float:
@@ -185,9 +187,24 @@ def cycle(
     """Ingestion (child process), then `dbt_args`, or, when None, the build `warehouse run`
     makes (cycle_build.py: what the changed raw tables feed; its probe of raw is timed too)."""
     ingested = ingest_child(env, warehouse)
+    results = Path(env["DBT_TARGET_PATH"]) / "run_results.json"
+    results.unlink(missing_ok=True)
     started = time.perf_counter()
     ok, tail = build_like_a_cycle(settings, env, warehouse, dbt_args)
-    return CycleResult(ingested, time.perf_counter() - started, ok, tail)
+    return CycleResult(ingested, time.perf_counter() - started, ok, tail, node_times(results))
+
+
+def node_times(run_results: Path) -> dict[str, float]:
+    """Seconds per dbt node (`model.tenant_warehouse.fct_orders` -> `model fct_orders`)."""
+    try:
+        results = json.loads(run_results.read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    times = {}
+    for node in results:
+        kind, _, *rest = node["unique_id"].split(".")
+        times[f"{kind} {rest[0] if rest else ''}"] = round(float(node["execution_time"]), 3)
+    return times
 
 
 def build_like_a_cycle(

@@ -65,6 +65,12 @@ def test_bench_runs_end_to_end_at_tiny_scale(
     # The doubling goal needs two sizes; every other goal is evaluated.
     assert len(goals) == 5
     assert "## Goals" in (folder / "report.md").read_text()
+    # Every cycle's dbt node times are kept; the report ranks the slowest of the cycle.
+    nodes = _rows(folder / "dbt_nodes.csv")
+    assert {(n["kind"], n["node"]) for n in nodes} >= {
+        ("full", "model fct_messages"), ("incremental", "model fct_messages")}
+    assert all(float(n["seconds"]) >= 0 for n in nodes)
+    assert "## Slowest dbt nodes: 1.000% cycle at SF0.002" in (folder / "report.md").read_text()
     if importlib.util.find_spec("matplotlib") is not None:
         png = folder / "cycle_time_vs_delta.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
