@@ -120,7 +120,7 @@ def record_build(settings: Settings, plan: BuildPlan, ok: bool) -> None:
     failed, so the next cycle builds the whole project again."""
     path = settings.home / STATE_FILE
     if not ok:
-        path.unlink(missing_ok=True)
+        forget_builds(settings)
         return
     if not plan.signatures:
         return
@@ -130,6 +130,12 @@ def record_build(settings: Settings, plan: BuildPlan, ok: bool) -> None:
     temporary.write_text(json.dumps({"project": project_fingerprint(), "signatures": signatures},
                                     indent=2))
     temporary.replace(path)
+
+
+def forget_builds(settings: Settings) -> None:
+    """After any failed build (a cycle's, `warehouse build`, a rerun's): it may have left models
+    half-built, so the next cycle builds the whole project."""
+    (settings.home / STATE_FILE).unlink(missing_ok=True)
 
 
 def _read_state(settings: Settings) -> dict[str, Any] | None:

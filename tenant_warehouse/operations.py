@@ -132,6 +132,10 @@ def build(
         f"dbt build {'[green]passed' if result.ok else '[red]failed'}[/] "
         f"in {time.perf_counter() - started:.1f} s"
     )
+    if not result.ok:
+        from tenant_warehouse.cycle_build import forget_builds
+
+        forget_builds(settings)
     return result.ok
 
 

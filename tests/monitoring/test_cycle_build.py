@@ -73,6 +73,10 @@ def test_a_failed_build_makes_the_next_one_whole(home: Settings) -> None:
     record_build(home, plan, ok=False)
     after_failure = plan_build(home, "duckdb", TABLES)
     assert after_failure.args == ["build"] and "no earlier successful build" in after_failure.reason
+    # Any failed build (`warehouse build`, a rerun's) forgets the state the same way.
+    _passed(home)
+    cycle_build.forget_builds(home)
+    assert "no earlier successful build" in plan_build(home, "duckdb", TABLES).reason
 
 
 def test_a_changed_project_or_an_unreadable_warehouse_builds_everything(
