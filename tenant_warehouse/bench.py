@@ -15,6 +15,7 @@ Ingestion always runs in a child process, whose peak RSS (VmHWM) is recorded.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime as dt
 import math
@@ -796,7 +797,7 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--watch-interval", type=float, default=5.0)
     parser.add_argument("--commit-every", type=float, default=3.0,
                         help="mean seconds between freshness commits")
-    parser.add_argument("--parts", default=",".join(PARTS),
+    parser.add_argument("--parts", default=",".join(PARTS), type=parse_parts,
                         help="what to measure, comma-separated (default: all of "
                         f"{', '.join(PARTS)}); memory comes with the cycles")
     parser.add_argument("--keep", action="store_true",
@@ -814,8 +815,20 @@ def config_from_args(args: Any) -> BenchConfig:
         results_dir=args.results, generator=args.generator,
         dlt_sample_rows=args.dlt_sample_rows, freshness_commits=args.freshness_commits,
         watch_interval=args.watch_interval, commit_every=args.commit_every, keep=args.keep,
-        parts=tuple(p.strip() for p in str(args.parts).split(",") if p.strip()),
+        parts=tuple(args.parts),
     )
+
+
+def parse_parts(value: str) -> tuple[str, ...]:
+    """`--parts` as given, each checked: a misspelt part would otherwise measure nothing."""
+    parts = tuple(p.strip() for p in str(value).split(",") if p.strip())
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown or not parts:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a comma-separated subset of {', '.join(PARTS)}"
+            + (f" (unknown: {', '.join(unknown)})" if unknown else "")
+        )
+    return parts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -824,8 +837,6 @@ def main(argv: list[str] | None = None) -> int:
         from tenant_warehouse.bench_measure import child_ingest_main
 
         return child_ingest_main(argv[1] if len(argv) > 1 else "duckdb")
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m tenant_warehouse.bench")
     add_arguments(parser)
     result = run_bench(config_from_args(parser.parse_args(argv)))

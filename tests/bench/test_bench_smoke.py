@@ -5,13 +5,14 @@ Timings are never asserted (this machine's load decides them); only shapes and c
 
 from __future__ import annotations
 
+import argparse
 import csv
 import importlib.util
 from pathlib import Path
 
 import pytest
 
-from tenant_warehouse.bench import BenchConfig, run_bench
+from tenant_warehouse.bench import BenchConfig, parse_parts, run_bench
 from tenant_warehouse.postgres import PgServer, unique_database_name
 
 
@@ -110,3 +111,10 @@ def test_amplify_grows_tables_exactly_and_touch_moves_cursors(pg_server: PgServe
         conn.close()
     finally:
         sources.drop()
+
+
+def test_parts_are_checked() -> None:
+    assert parse_parts("freshness, cycles") == ("freshness", "cycles")
+    for wrong in ("cycle", "", "cycles,memory"):
+        with pytest.raises(argparse.ArgumentTypeError, match="subset of cycles, extraction"):
+            parse_parts(wrong)
