@@ -1,5 +1,8 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Both bootstrap .venv from
 # requirements.lock (uv when it can be installed from the registry, plain pip otherwise).
+# Bytecode is compiled at install: with PYTHONDONTWRITEBYTECODE set (as on our machines) every
+# dbt and ingestion process would otherwise compile dbt, dlt and their imports from source
+# again, ~1.5 s per dbt start and ~2.5 s per ingestion start, in every cycle.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -19,10 +22,10 @@ help:
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@if $(BIN)/python -m pip install -q --disable-pip-version-check uv >/dev/null 2>&1; then \
-	  UV_NATIVE_TLS=1 $(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock && \
+	  UV_NATIVE_TLS=1 $(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -r requirements.lock && \
 	  UV_NATIVE_TLS=1 $(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e . ; \
 	else \
-	  $(BIN)/python -m pip install -q -r requirements.lock && \
+	  $(BIN)/python -m pip install -q --compile -r requirements.lock && \
 	  $(BIN)/python -m pip install -q --no-deps -e . ; \
 	fi
 	touch $(STAMP)

@@ -12,12 +12,21 @@ inserts or updates rows gives them its new load id; a load that only deletes low
 The signatures at the start of the last successful build are kept in `TW_HOME/build_state.json`
 with a fingerprint of the dbt project: the whole project is built when there is no such build,
 the last build failed, or the project changed since (a deploy).
+
+The audits (data tests tagged `audit`: whole-layer reconciliations such as "staging holds raw
+exactly", which read every row of every layer whatever the delta) run in every whole-project
+build and in a cycle's build when the last passed audit is older than TW_AUDIT_EVERY_MINUTES
+(default 60); the other cycles leave them out. They prove the pipeline's logic rather than a
+delta's data, so an hourly cadence bounds how long a logic fault can go unseen without paying
+their full scans every minute. A failed audit fails the build, so the next cycle is whole again.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +38,8 @@ STATE_FILE = "build_state.json"
 # Code-only nodes a production cycle leaves out (they prove macros and logic, not data).
 CODE_ONLY_EXCLUDES = ["--exclude", "tag:ci", "--exclude-resource-type", "unit_test"]
 PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "seeds", "snapshots", "tests/dbt")
+AUDIT_EXCLUDE = ["--exclude", "tag:audit"]
+DEFAULT_AUDIT_MINUTES = 60.0
 
 Signature = tuple[int, str | None]
 
@@ -40,6 +51,10 @@ class BuildPlan:
     reason: str
     signatures: dict[str, Signature] = field(default_factory=dict)
     changed: list[str] = field(default_factory=list)
+    audits: bool = True
+    """Whether the build runs the audit tests (a passed build then records the time)."""
+    started_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
+    last_audit: str | None = None
 
     @property
     def skip(self) -> bool:
@@ -58,10 +73,34 @@ def project_fingerprint(root: Path = PROJECT_DIR) -> str:
     return digest.hexdigest()
 
 
-def selection_args(tables: Iterable[str]) -> list[str]:
-    """`dbt build` arguments for everything built from these raw tables, code-only nodes out."""
+def selection_args(tables: Iterable[str], audits: bool = True) -> list[str]:
+    """`dbt build` arguments for everything built from these raw tables, code-only nodes out
+    (and the audits, unless they are due)."""
     selectors = [f"source:platform.{table}+" for table in sorted(set(tables))]
-    return ["build", "--select", *selectors, *CODE_ONLY_EXCLUDES]
+    return ["build", "--select", *selectors, *CODE_ONLY_EXCLUDES,
+            *([] if audits else AUDIT_EXCLUDE)]
+
+
+def audit_interval() -> dt.timedelta:
+    """TW_AUDIT_EVERY_MINUTES: how old the last passed audit may be before a cycle runs them."""
+    text = os.environ.get("TW_AUDIT_EVERY_MINUTES", str(DEFAULT_AUDIT_MINUTES))
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = -1.0
+    if minutes < 0:
+        raise ValueError(f"TW_AUDIT_EVERY_MINUTES must be a number of minutes >= 0, not {text!r}")
+    return dt.timedelta(minutes=minutes)
+
+
+def audit_due(last_audit: str | None, now: dt.datetime | None = None) -> bool:
+    if not last_audit:
+        return True
+    try:
+        last = dt.datetime.fromisoformat(last_audit)
+    except ValueError:
+        return True
+    return (now or dt.datetime.now(dt.UTC)) - last >= audit_interval()
 
 
 def raw_signatures(
@@ -109,10 +148,14 @@ def plan_build(
     if state.get("project") != project_fingerprint():
         return BuildPlan(["build"], "whole project (the dbt project changed)", signatures)
     changed = changed_tables(state.get("signatures", {}), signatures)
+    last_audit = state.get("audited_at")
     if not changed:
-        return BuildPlan(None, "nothing changed in raw since the last build", signatures)
-    return BuildPlan(selection_args(changed), f"built from {', '.join(changed)}", signatures,
-                     changed)
+        return BuildPlan(None, "nothing changed in raw since the last build", signatures,
+                         last_audit=last_audit)
+    audits = audit_due(last_audit)
+    reason = f"built from {', '.join(changed)}" + ("" if audits else "; audits not due")
+    return BuildPlan(selection_args(changed, audits), reason, signatures, changed,
+                     audits=audits, last_audit=last_audit)
 
 
 def record_build(settings: Settings, plan: BuildPlan, ok: bool) -> None:
@@ -126,9 +169,13 @@ def record_build(settings: Settings, plan: BuildPlan, ok: bool) -> None:
         return
     # Tables a selective build left out had these same signatures: recording all is right.
     signatures = {table: list(signature) for table, signature in plan.signatures.items()}
+    state = {
+        "project": project_fingerprint(),
+        "signatures": signatures,
+        "audited_at": plan.started_at if plan.audits else plan.last_audit,
+    }
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps({"project": project_fingerprint(), "signatures": signatures},
-                                    indent=2))
+    temporary.write_text(json.dumps(state, indent=2))
     temporary.replace(path)
 
 

@@ -1,6 +1,9 @@
 -- Never lose or duplicate a row: every staging row of the tables the marts are built from is
 -- either in its mart or in dq_quarantined_rows, exactly once. Returns the rows that are in
 -- neither (times_accounted = 0) or in both (2).
+{#- An audit: reads every row of two layers; cycles run it hourly (cycle_build.py). -#}
+{{ config(tags=['audit']) }}
+
 {%- set tables = [
     ('organizations', 'organization_id', 'dim_organizations'),
     ('contacts', 'contact_id', 'dim_contacts'),

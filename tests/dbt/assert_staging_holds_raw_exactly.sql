@@ -1,6 +1,9 @@
 -- The incremental staging tables hold exactly raw: every raw key once, in its latest version
 -- (the newest updated_at raw has for it), and no key raw no longer has. Returns the keys that
 -- differ, with the version on each side (null where the row is missing).
+{#- An audit: reads every row of two layers; cycles run it hourly (cycle_build.py). -#}
+{{ config(tags=['audit']) }}
+
 {%- set tables = [
     ('contacts', 'contact_id'),
     ('orders', 'order_id'),

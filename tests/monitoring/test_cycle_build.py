@@ -55,7 +55,8 @@ def test_an_update_a_delete_and_a_new_table_are_each_seen(home: Settings) -> Non
     _sql(home, "create table raw.messages as select 1 as id, '1763850100.5' as _dlt_load_id")
     plan = plan_build(home, "duckdb", TABLES)
     assert plan.changed == ["contacts", "messages", "orders"]
-    assert plan.args == selection_args(["orders", "contacts", "messages"])
+    # The whole first build ran the audits a moment ago: this one leaves them out.
+    assert plan.args == selection_args(["orders", "contacts", "messages"], audits=False)
     assert plan.args[:5] == [
         "build", "--select", "source:platform.contacts+", "source:platform.messages+",
         "source:platform.orders+",
@@ -98,3 +99,28 @@ def test_the_fingerprint_follows_the_files_dbt_reads(tmp_path: Path) -> None:
     before = cycle_build.project_fingerprint(tmp_path)
     (tmp_path / "models" / "a.sql").write_text("select 2")
     assert cycle_build.project_fingerprint(tmp_path) != before
+
+
+def test_audits_run_in_whole_builds_then_when_the_last_is_older_than_the_interval(
+    home: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _passed(home)
+    assert first.audits and "tag:audit" not in first.args
+    _sql(home, "insert into raw.orders values (100, '1763850300.1')")
+    plan = plan_build(home, "duckdb", TABLES)
+    assert not plan.audits and plan.args[-2:] == ["--exclude", "tag:audit"]
+    assert plan.reason.endswith("audits not due")
+    record_build(home, plan, ok=True)  # a cycle without audits keeps the last audit's time
+    assert cycle_build._read_state(home)["audited_at"] == first.started_at
+
+    monkeypatch.setenv("TW_AUDIT_EVERY_MINUTES", "0")
+    _sql(home, "insert into raw.orders values (101, '1763850400.1')")
+    due = plan_build(home, "duckdb", TABLES)
+    assert due.audits and "tag:audit" not in due.args
+    record_build(home, due, ok=True)
+    assert cycle_build._read_state(home)["audited_at"] == due.started_at
+
+    monkeypatch.setenv("TW_AUDIT_EVERY_MINUTES", "hourly")
+    _sql(home, "insert into raw.orders values (102, '1763850500.1')")
+    with pytest.raises(ValueError, match="TW_AUDIT_EVERY_MINUTES"):
+        plan_build(home, "duckdb", TABLES)

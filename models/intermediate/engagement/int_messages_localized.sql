@@ -1,8 +1,22 @@
 -- Valid messages of valid organizations, with the creation time on the organization's local
 -- calendar.
-{#- A table, not a view: fct_messages, message delivery, the billing spine, the activities
-    and their tests all read it in one build; its time-zone conversions run once. -#}
-{{ config(materialized='table') }}
+{#- Incremental: a cycle localizes the messages staged since the newest load this table holds
+    (per instance), and every message of an organization whose version (time zone) is not the
+    one its rows were localized with. The post-hook removes rows no longer valid (deleted in
+    the source, quarantined since, their organization quarantined). `refreshed_at` tells the
+    models downstream which rows this invocation wrote. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=upsert_strategy(),
+        unique_key=['instance_id', 'message_id'],
+        on_schema_change='append_new_columns',
+        cluster_by=['instance_id', 'organization_id'],
+        post_hook="{{ delete_rows_missing_from(valid_tenant_rows(ref('stg_platform__messages'), 'message_id'), ['instance_id', 'message_id']) }}",
+    )
+}}
+
+{%- set incremental = is_incremental_from('dlt_load_id') %}
 
 with
 
@@ -18,29 +32,32 @@ organizations as (
 
 ),
 
+{{ changed_rows_to_localize('messages', incremental) }}
+
 valid_messages as (
 
     select
-        messages.instance_id,
-        messages.organization_id,
-        messages.tenant_id,
-        messages.message_id,
-        messages.contact_id,
-        messages.direction,
-        messages.status,
-        messages.created_at,
-        messages.updated_at,
+        changed_messages.instance_id,
+        changed_messages.organization_id,
+        changed_messages.tenant_id,
+        changed_messages.message_id,
+        changed_messages.contact_id,
+        changed_messages.direction,
+        changed_messages.status,
+        changed_messages.created_at,
+        changed_messages.updated_at,
+        changed_messages.dlt_load_id,
         organizations.time_zone,
         organizations.updated_at as organization_updated_at
 
-    from messages
+    from changed_messages
     inner join organizations
         on
-            messages.instance_id = organizations.instance_id
-            and messages.organization_id = organizations.organization_id
+            changed_messages.instance_id = organizations.instance_id
+            and changed_messages.organization_id = organizations.organization_id
 
     where
-        messages.quarantine_reason is null
+        changed_messages.quarantine_reason is null
         and organizations.quarantine_reason is null
 
 ),
@@ -58,9 +75,22 @@ localized as (
 final as (
 
     select
-        *,
+        instance_id,
+        organization_id,
+        tenant_id,
+        message_id,
+        contact_id,
+        direction,
+        status,
+        created_at,
+        updated_at,
+        time_zone,
+        organization_updated_at,
+        created_local_datetime,
         cast(created_local_datetime as date) as created_local_date,
-        {{ period_start('month', 'created_local_datetime') }} as created_month_start
+        {{ period_start('month', 'created_local_datetime') }} as created_month_start,
+        dlt_load_id,
+        {{ refreshed_at() }} as refreshed_at
 
     from localized
 

@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='merge',
+        incremental_strategy=upsert_strategy(),
         unique_key=['instance_id', 'message_id'],
         on_schema_change='append_new_columns',
         partition_by=partition_by_config('created_at', granularity='day'),
@@ -9,6 +9,8 @@
         post_hook="{{ delete_rows_missing_from(ref('int_messages_localized'), ['instance_id', 'message_id']) }}",
     )
 }}
+
+{%- set incremental = is_incremental_from('refreshed_at') %}
 
 with
 
@@ -18,18 +20,12 @@ messages as (
 
 ),
 
-{% if is_incremental() %}
-loaded_cutoffs as (
+{% if incremental %}
+merged as (
 
-    -- Per instance: each is its own database with its own clock and ingestion, so an instance
-    -- whose ingestion lags behind the others still gets its rows in.
-    select
-        instance_id,
-        {{ subtract_days('max(updated_at)', var('incremental_lookback_days')) }} as cutoff_at
+    select max(refreshed_at) as refreshed_at
 
     from {{ this }}
-
-    group by instance_id
 
 ),
 
@@ -40,25 +36,16 @@ changed_messages as (
 
     from messages
 
-    {% if is_incremental() %}
-        -- Status updates arrive after the message: re-read the lookback window, and every
-        -- message of an organization that changed (its time zone moves dates).
-        left join loaded_cutoffs
-            on messages.instance_id = loaded_cutoffs.instance_id
-        -- Rows that reached raw after the window had passed them (a commit older than the
-        -- lookback found by reconciliation, an instance back after an outage, a backfill):
-        -- missing here, or here in another version.
-        left join {{ this }} as loaded_messages
-            on
-                messages.instance_id = loaded_messages.instance_id
-                and messages.message_id = loaded_messages.message_id
+    {% if incremental %}
+        -- What the intermediate wrote since this model last merged: its new and changed rows,
+        -- and every row of an organization whose time zone changed (it relocalizes them).
+        -- Strictly after: the intermediate runs before this model in every invocation, so the
+        -- rows of the invocation this model last merged were all merged then.
+        cross join merged
 
         where
-            loaded_cutoffs.cutoff_at is null
-            or messages.updated_at >= loaded_cutoffs.cutoff_at
-            or messages.organization_updated_at >= loaded_cutoffs.cutoff_at
-            or loaded_messages.message_id is null
-            or loaded_messages.updated_at <> messages.updated_at
+            merged.refreshed_at is null
+            or messages.refreshed_at > merged.refreshed_at
     {% endif %}
 
 ),
@@ -75,7 +62,8 @@ final as (
         status,
         created_at,
         updated_at,
-        created_local_date
+        created_local_date,
+        refreshed_at
 
     from changed_messages
 

@@ -17,35 +17,11 @@ active_days as (
 
 ),
 
-periods as (
-
-    {% for period in ['day', 'week', 'month'] -%}
-        select distinct
-            instance_id,
-            contact_id,
-            '{{ period }}' as period,
-            {{ period_start(period, 'activity_date') }} as period_start
-
-        from active_days
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-
-),
+{{ active_contacts_by_period('active_days', ['instance_id']) }}
 
 final as (
 
-    select
-        instance_id,
-        period,
-        period_start,
-        count(*) as active_contacts
-
-    from periods
-
-    group by
-        instance_id,
-        period,
-        period_start
+    select * from counted_periods
 
 )
 

@@ -1,3 +1,5 @@
+{#- A contact belongs to one instance: the global count is the sum of the instances' counts,
+    each (instance, contact) once. -#}
 with
 
 activities as (
@@ -17,29 +19,16 @@ active_days as (
 
 ),
 
-periods as (
-
-    {% for period in ['day', 'week', 'month'] -%}
-        select distinct
-            instance_id,
-            contact_id,
-            '{{ period }}' as period,
-            {{ period_start(period, 'activity_date') }} as period_start
-
-        from active_days
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-
-),
+{{ active_contacts_by_period('active_days', ['instance_id']) }}
 
 final as (
 
     select
         period,
         period_start,
-        count(*) as active_contacts
+        cast(sum(active_contacts) as {{ dbt.type_bigint() }}) as active_contacts
 
-    from periods
+    from counted_periods
 
     group by
         period,

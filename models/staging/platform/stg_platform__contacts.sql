@@ -3,7 +3,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='merge',
+        incremental_strategy=upsert_strategy(),
         unique_key=['instance_id', 'contact_id'],
         on_schema_change='append_new_columns',
         cluster_by=['instance_id', 'organization_id'],

@@ -1,0 +1,21 @@
+{#-
+    valid_tenant_rows(staged_relation, key_column): a parenthesised query of the keys
+    (instance_id, key_column) of the staging rows the localized intermediates keep: no
+    quarantine reason, and an organization without one. Their post-hook deletes what is not in
+    it (delete_rows_missing_from).
+-#}
+{% macro valid_tenant_rows(staged_relation, key_column) -%}
+    (
+        select
+            staged_rows.instance_id,
+            staged_rows.{{ key_column }}
+        from {{ staged_relation }} as staged_rows
+        inner join {{ ref('stg_platform__organizations') }} as organizations
+            on
+                staged_rows.instance_id = organizations.instance_id
+                and staged_rows.organization_id = organizations.organization_id
+        where
+            staged_rows.quarantine_reason is null
+            and organizations.quarantine_reason is null
+    )
+{%- endmacro %}
