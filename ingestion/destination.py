@@ -39,12 +39,15 @@ def make_destination(settings: Settings, name: str) -> Any:
     if name == "duckdb":
         settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
         # DuckDB runs inside this process and would otherwise cache up to 80% of RAM while
-        # loading; bounded, it spills to disk instead (TW_DUCKDB_MEMORY_LIMIT to change).
-        # 256MB, not 512MB: SF10 peak RSS 674 MiB instead of 933 (full load) and 692 instead of
-        # 1027 (2M-row delta), loads no slower (docs/performance.md).
+        # loading; bounded, it spills to disk instead (TW_DUCKDB_MEMORY_LIMIT to change). What it
+        # cannot spill is a load's committed, not yet checkpointed rows: a 2M-row delta per
+        # table at SF10 ran out of memory at 256MB with dlt's parallel load jobs (and, being
+        # "transient" to dlt, was retried by every run). One load job at a time under 512MB:
+        # a 10.4M-row catch-up at SF10 loaded with a peak RSS of 917 MiB (docs/performance.md).
+        os.environ.setdefault("LOAD__WORKERS", "1")
         credentials = DuckDbCredentials(
             str(settings.duckdb_path),
-            global_config={"memory_limit": os.environ.get("TW_DUCKDB_MEMORY_LIMIT", "256MB")},
+            global_config={"memory_limit": os.environ.get("TW_DUCKDB_MEMORY_LIMIT", "512MB")},
         )
         return dlt.destinations.duckdb(credentials=credentials)
     if name == "postgres":

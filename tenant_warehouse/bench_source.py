@@ -10,6 +10,8 @@
   be a delta of that size): a new `updated_at` inside the next minute of the simulated clock,
   and outbound messages move sent -> delivered -> read.
 - `commit_probe`: one new inbound message committed now, for the freshness measurement.
+- `advance_clock`: moves the simulated clock on without activity, so earlier bench activity
+  leaves the ingestion's re-read (lag) window before the next measurement.
 """
 
 from __future__ import annotations
@@ -196,6 +198,19 @@ def touch(sources: SourceSet, fraction: float, seed: int) -> int:
         finally:
             conn.close()
     return total
+
+
+def advance_clock(sources: SourceSet, seconds: float) -> None:
+    """Move every instance's simulated clock `seconds` ahead, touching no row."""
+    for instance in sources.instances:
+        conn = sources.connect(instance)
+        conn.autocommit = False
+        try:
+            with conn.cursor() as cur:
+                _set_clock(cur, _clock(cur) + dt.timedelta(seconds=seconds))
+            conn.commit()
+        finally:
+            conn.close()
 
 
 def commit_probe(sources: SourceSet, instance: str) -> int:
