@@ -63,8 +63,19 @@ def builds(tmp_path_factory: pytest.TempPathFactory, tw_settings: Settings) -> t
     load_duckdb(str(database), tables)
     first = Build(build(tw_settings, env), _read(database))
     load_duckdb(str(database), second_load(tables))
+    _as_built_before_refreshed_at(database)
     second = Build(build(tw_settings, env, args=INCREMENTAL_BUILD), _read(database))
     return first, second
+
+
+def _as_built_before_refreshed_at(database: Path) -> None:
+    """The order tables as a version of the project before `dlt_load_id`/`refreshed_at` left
+    them: the incremental build after a deploy must merge them whole, not fail on the column
+    (is_incremental_from)."""
+    with duckdb.connect(str(database)) as connection:
+        for column in ("dlt_load_id", "refreshed_at"):
+            connection.execute(f"alter table intermediate.int_orders_localized drop column {column}")
+        connection.execute("alter table marts.fct_orders drop column refreshed_at")
 
 
 def test_first_load_gives_the_hand_computed_numbers(builds: tuple[Build, Build]) -> None:
@@ -101,6 +112,8 @@ def test_incremental_facts_pick_up_changes_and_deletes(builds: tuple[Build, Buil
     assert not second.rows("fct_orders", instance_id="uk", order_id=7)  # hard-deleted
     assert not second.rows("dim_contacts", instance_id="uk", contact_id=3)  # erased
     assert len(second.marts["fct_orders"]) == len(first.marts["fct_orders"])  # -1 +1
+    # Built before the column existed (_as_built_before_refreshed_at): every row merged again.
+    assert all(row["refreshed_at"] is not None for row in second.marts["fct_orders"])
     order = second.one("fct_orders", instance_id="au", order_id=2)
     assert order["completed_local_date"] == dt.date(2026, 7, 1)
     assert order["total"] == Decimal("60.00")
