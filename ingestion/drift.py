@@ -48,6 +48,17 @@ _READABLE: dict[str, dict[str, frozenset[str]]] = {
         "timestamp": frozenset({"timestamp"}),
         "date": frozenset({"date", "timestamp"}),
     },
+    # MySQL/MariaDB COLUMN_TYPE: values are converted in Python and checked one by one
+    # (ingestion/readers/mysql.py), so readable means "no value of it can be silently wrong".
+    "mysql": {
+        "bigint": frozenset({"integer"}),
+        "double": frozenset({"integer", "numeric", "real"}),
+        "boolean": frozenset({"boolean"}),
+        "text": frozenset({"text", "integer", "numeric", "real", "boolean", "timestamp",
+                           "date", "other"}),
+        "timestamp": frozenset({"timestamp"}),
+        "date": frozenset({"date"}),
+    },
 }
 
 
@@ -64,6 +75,8 @@ def family(engine: str, declared: str) -> str:
         if any(word in kind for word in ("real", "floa", "doub")):
             return "real"
         return "numeric"
+    if engine == "mysql":
+        return _mysql_family(kind)
     if kind in ("smallint", "integer", "bigint", "int2", "int4", "int8"):
         return "integer"
     if kind in ("numeric", "decimal"):
@@ -77,6 +90,27 @@ def family(engine: str, declared: str) -> str:
     if kind.startswith("timestamp"):
         return "timestamp"
     if kind == "date":
+        return "date"
+    return "other"
+
+
+def _mysql_family(kind: str) -> str:
+    """Family of a MySQL/MariaDB COLUMN_TYPE such as `tinyint(1)` or `bigint(20) unsigned`."""
+    base = kind.split("(")[0].split()[0] if kind else ""
+    if kind.startswith("tinyint(1)") or base in ("bool", "boolean", "bit"):
+        return "boolean"
+    if base in ("tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"):
+        return "integer"
+    if base in ("decimal", "numeric"):
+        return "numeric"
+    if base in ("float", "double", "real"):
+        return "real"
+    if base in ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set",
+                "json"):
+        return "text"
+    if base in ("datetime", "timestamp"):
+        return "timestamp"
+    if base == "date":
         return "date"
     return "other"
 

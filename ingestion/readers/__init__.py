@@ -9,9 +9,11 @@ from ingestion.errors import SourceUnavailable
 from ingestion.readers.base import SourceReader
 
 
-def open_reader(instance: str, url: str) -> SourceReader:
-    """Open a reader for a SQLAlchemy-style URL (`sqlite:///path`, `postgresql+psycopg2://...`).
-    Raises SourceUnavailable naming the instance when the database cannot be opened."""
+def open_reader(instance: str, url: str, time_zone: str | None = None) -> SourceReader:
+    """Open a reader for a SQLAlchemy-style URL (`sqlite:///path`, `postgresql+psycopg2://...`,
+    `mysql+pymysql://...`). `time_zone`: the zone of the source's zone-less DATETIME values
+    (MySQL; default UTC). Raises SourceUnavailable naming the instance when the database cannot
+    be opened."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -25,11 +27,15 @@ def open_reader(instance: str, url: str) -> SourceReader:
         from ingestion.readers.postgres import PostgresReader
 
         return PostgresReader(instance, parsed)
+    if backend in ("mysql", "mariadb"):
+        from ingestion.readers.mysql import MysqlReader
+
+        return MysqlReader(instance, parsed, time_zone)
     raise SourceUnavailable(
         instance,
         None,
         f"unsupported source {parsed.render_as_string(hide_password=True)} "
-        "(supported: sqlite:///path, postgresql+psycopg2://...)",
+        "(supported: sqlite:///path, postgresql+psycopg2://..., mysql+pymysql://...)",
     )
 
 
