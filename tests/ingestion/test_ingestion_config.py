@@ -90,7 +90,7 @@ def _broken(path: str, value: Any) -> dict[str, Any]:
         ("tables.sim_state", {"primary_key": "key", "columns": {"key": "text"}},
          "tables.sim_state: table is excluded by the `exclude` list"),
         ("tables.orders.columns.total_cents", {"type": "bigint", "policy": "hash"},
-         "tables.orders.columns.total_cents.policy: only text columns can be hashed"),
+         "tables.orders.columns.total_cents.policy: only text and bytes columns can be hashed"),
         ("tables.contacts.columns.id", {"type": "bigint", "policy": "drop"},
          "tables.contacts.primary_key: column 'id' cannot be hashed or dropped"),
         ("tables.contacts.columns.instance_id", "text",
@@ -100,6 +100,26 @@ def _broken(path: str, value: Any) -> dict[str, Any]:
         ("instances", ["uk", "UK"], "instances[1]: 'UK' is not a plain lower-case identifier"),
         ("defaults.reconcile_every", "often",
          "reconcile_every: expected a whole number >= 0, got 'often'"),
+        ("tables.orders.columns.total_cents", "decimal(39,2)",
+         "tables.orders.columns.total_cents.type: decimal precision 39 out of range "
+         "(expected 1 <= P <= 38)"),
+        ("tables.orders.columns.total_cents", "decimal(4,5)",
+         "tables.orders.columns.total_cents.type: decimal scale 5 out of range (expected 0 <= S <= P)"),
+        ("tables.orders.columns.total_cents", "decimal(10)",
+         "tables.orders.columns.total_cents.type: unknown type 'decimal(10)'"),
+        ("tables.contacts.columns.phone", "bytes",
+         "tables.contacts.columns.phone.policy: a bytes column needs policy hash"),
+        ("tables.orders.source_time_zone", "Europe/Londres",
+         "tables.orders.source_time_zone: unknown time zone 'Europe/Londres'"),
+        ("tables.orders.instances", ["uk", "de"],
+         "tables.orders.instances: unknown instance 'de' (database instances: uk, au, fr)"),
+        ("instances", {"uk": {"source_time_zone": "Mars/Olympus"}},
+         "instances.uk.source_time_zone: unknown time zone 'Mars/Olympus'"),
+        ("instances", {"uk": {"kind": "ftp"}},
+         "instances.uk.kind: unknown kind 'ftp' (expected one of database, spreadsheets, rest_api)"),
+        ("instances", {"uk": {"time_zone": "UTC"}},
+         "instances.uk: unknown key(s) time_zone for an instance of kind database"),
+        ("instances", "uk", "instances: expected a list of instance ids"),
     ],
 )
 def test_broken_config_names_the_key_and_the_cause(path: str, value: Any, message: str) -> None:
@@ -135,3 +155,45 @@ def test_run_ingestion_rejects_an_unknown_table_before_doing_anything(
     with pytest.raises(ConfigError, match="unknown table 'invoices'"):
         run_ingestion(tw_settings, tables=["invoices"])
     assert not tw_settings.pipelines_dir.exists() or not any(tw_settings.pipelines_dir.iterdir())
+
+
+def test_new_keys_parse_into_the_table_and_instance_settings() -> None:
+    document = copy.deepcopy(packaged())
+    document["instances"] = {"uk": {"source_time_zone": "Europe/London"}, "au": None, "fr": {}}
+    del document["defaults"]["reconcile_every"]
+    document["tables"]["orders"]["columns"]["total"] = "decimal( 10 , 2 )"
+    document["tables"]["orders"]["columns"]["meta"] = "json"
+    document["tables"]["orders"]["source_time_zone"] = "America/New_York"
+    document["tables"]["orders"]["instances"] = ["uk"]
+    document["tables"]["prices"] = {
+        "primary_key": "id", "cursor": "none", "columns": {"id": "bigint", "amount": "decimal(8,2)"}
+    }
+    document["tables"]["roles"] = {
+        "primary_key": "none", "columns": {"user_id": "bigint", "token": {"type": "bytes", "policy": "hash"}}
+    }
+    config = parse_config(document, Path("tables.yml"))
+    assert config.instances == ("uk", "au", "fr")
+    assert config.instance("uk").source_time_zone == "Europe/London"
+    assert config.instance("au").source_time_zone == "UTC"
+    orders = config.tables["orders"]
+    assert orders.column("total").type == "decimal(10,2)"
+    assert orders.column("total").decimal == (10, 2)
+    assert orders.instances == ("uk",)
+    assert config.for_instance(orders, "uk").time_zone == "America/New_York"
+    assert config.for_instance(config.tables["contacts"], "uk").time_zone == "Europe/London"
+    # Safe default: no soft_delete column -> deletes are hard -> reconciled every run.
+    assert orders.reconcile_every == 1
+    assert config.tables["organizations"].reconcile_every == 0
+    prices, roles = config.tables["prices"], config.tables["roles"]
+    assert prices.compares_rows and prices.cursor is None and prices.reconcile_every == 0
+    assert roles.replaces_whole and roles.primary_key is None and roles.cursor is None
+    assert roles.column("token").output_name == "token_hash"
+
+
+def test_reconcile_every_zero_opts_out_and_cursor_none_refuses_it() -> None:
+    document = copy.deepcopy(packaged())
+    document["tables"]["orders"]["reconcile_every"] = 0
+    assert parse_config(document, Path("t.yml")).tables["orders"].reconcile_every == 0
+    document["tables"]["orders"]["cursor"] = "none"
+    with pytest.raises(ConfigError, match=r"tables.orders.reconcile_every: does not apply"):
+        parse_config(document, Path("t.yml"))
