@@ -1,0 +1,172 @@
+"""Statement lines: one per organization and month, read from the billing marts through the
+tenant door, with what the month was first reported as (restatements).
+
+Every figure is copied from the marts in integer cents (`billing_by_organization_month`,
+`billing_reported_by_organization_month`); nothing is recomputed here, so a statement equals the
+marts to the cent. The plan's rate (basis points) comes from seed `plans`, the public price list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from tenant_warehouse.settings import Settings
+
+MONTH = re.compile(r"^(?P<year>\d{4})-(?P<month>\d{2})$")
+
+
+class StatementError(ValueError):
+    """A statement that cannot be made as asked (unknown month, no billing); names the tenant."""
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    tenant_id: str
+    instance_id: str
+    organization_id: int
+    organization_name: str
+    month_start: dt.date
+    currency: str
+    is_closed: bool
+    # What the month bills today (None: no longer billed, e.g. organization deleted before the
+    # month's end after it was reported).
+    plan: str | None
+    monthly_fee_cents: int | None
+    turnover_rate_bps: int | None
+    turnover_cents: int | None
+    variable_fee_cents: int | None
+    billed_cents: int | None
+    # What the month was first reported as (None: not reported yet, e.g. the open month).
+    reported_at: dt.datetime | None = None
+    reported_plan: str | None = None
+    reported_turnover_cents: int | None = None
+    reported_billed_cents: int | None = None
+
+    @property
+    def month(self) -> str:
+        return f"{self.month_start:%Y-%m}"
+
+    @property
+    def period_end(self) -> dt.date:
+        following = (self.month_start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        return following - dt.timedelta(days=1)
+
+    @property
+    def invoice_number(self) -> str:
+        return f"{self.instance_id.upper()}-{self.organization_id}-{self.month_start:%Y%m}"
+
+    @property
+    def amount_due_cents(self) -> int:
+        return self.billed_cents or 0
+
+    @property
+    def is_restated(self) -> bool:
+        """Reported once, and today's figures (or plan) differ from that report."""
+        if self.reported_billed_cents is None:
+            return False
+        return self.billed_cents != self.reported_billed_cents or self.plan != self.reported_plan
+
+    @property
+    def restatement_cents(self) -> int:
+        """Today's bill minus the reported one: positive is owed, negative is a credit."""
+        if self.reported_billed_cents is None:
+            return 0
+        return self.amount_due_cents - self.reported_billed_cents
+
+
+def amount(cents: int | None) -> Decimal | None:
+    """Cents as an exact decimal amount (2 places)."""
+    return None if cents is None else (Decimal(cents) / 100).quantize(Decimal("0.01"))
+
+
+def parse_month(tenant_id: str, month: str) -> dt.date:
+    match = MONTH.match(month or "")
+    if not match or not 1 <= int(match["month"]) <= 12:
+        raise StatementError(f"tenant {tenant_id}: month {month!r} is not YYYY-MM (e.g. 2026-05)")
+    return dt.date(int(match["year"]), int(match["month"]), 1)
+
+
+def statement_rows(settings: Settings, warehouse: str, tenant_id: str) -> list[StatementLine]:
+    """Every billed or reported month of the tenant, oldest first."""
+    from tenant_warehouse.tenants.access import tenant_reader
+
+    with tenant_reader(settings, warehouse, tenant_id) as reader:
+        organization = reader.query(
+            "select instance_id, organization_id, organization_name from tenant.organization"
+        ).to_pylist()
+        billing = reader.query(
+            "select month_start, plan, currency, turnover_cents, monthly_fee_cents,"
+            " variable_fee_cents, billed_cents, is_closed"
+            " from tenant.billing_by_organization_month order by month_start"
+        ).to_pylist()
+        reported = reader.query(
+            "select month_start, plan, currency, reported_at, reported_turnover_cents,"
+            " reported_billed_cents from tenant.billing_reported_by_organization_month"
+        ).to_pylist()
+    if not organization:
+        raise StatementError(f"tenant {tenant_id}: no such organization in the warehouse")
+    rates = plan_rates(settings, warehouse)
+    return build_lines(tenant_id, organization[0], billing, reported, rates)
+
+
+def build_lines(
+    tenant_id: str,
+    organization: dict[str, Any],
+    billing: list[dict[str, Any]],
+    reported: list[dict[str, Any]],
+    rates: dict[tuple[str, str], int],
+) -> list[StatementLine]:
+    reports = {_date(row["month_start"]): row for row in reported}
+    current = {_date(row["month_start"]): row for row in billing}
+    lines = []
+    for month_start in sorted(set(current) | set(reports)):
+        row, report = current.get(month_start), reports.get(month_start) or {}
+        currency = (row or report)["currency"]
+        plan = row["plan"] if row else None
+        lines.append(StatementLine(
+            tenant_id=tenant_id,
+            instance_id=organization["instance_id"],
+            organization_id=int(organization["organization_id"]),
+            organization_name=organization["organization_name"] or f"organization {tenant_id}",
+            month_start=month_start,
+            currency=currency,
+            is_closed=bool(row["is_closed"]) if row else True,
+            plan=plan,
+            monthly_fee_cents=_int(row, "monthly_fee_cents"),
+            turnover_rate_bps=rates.get((plan, currency)) if plan else None,
+            turnover_cents=_int(row, "turnover_cents"),
+            variable_fee_cents=_int(row, "variable_fee_cents"),
+            billed_cents=_int(row, "billed_cents"),
+            reported_at=report.get("reported_at"),
+            reported_plan=report.get("plan"),
+            reported_turnover_cents=_int(report, "reported_turnover_cents"),
+            reported_billed_cents=_int(report, "reported_billed_cents"),
+        ))  # fmt: skip
+    return lines
+
+
+def plan_rates(settings: Settings, warehouse: str) -> dict[tuple[str, str], int]:
+    """turnover_rate_bps per (plan, currency) from seed `plans` (the price list; no tenant data)."""
+    from tenant_warehouse.monitoring.store import open_warehouse
+
+    with open_warehouse(settings, warehouse, read_only=True) as store:
+        rows = store.query("select plan, currency, turnover_rate_bps from reference.plans")
+    return {(row["plan"], row["currency"]): int(row["turnover_rate_bps"]) for row in rows}
+
+
+def _int(row: dict[str, Any] | None, key: str) -> int | None:
+    if not row or row.get(key) is None:
+        return None
+    return int(row[key])
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value[:10])
+    return value
