@@ -274,3 +274,12 @@ def _skipped(
 
 def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def tenant_fingerprint(settings: Settings, warehouse: str, tenant_id: str) -> str:
+    """The digest of a tenant's data (what `export_tenant` writes in its manifest)."""
+    from tenant_warehouse.tenants.access import tenant_reader
+
+    with tenant_reader(settings, warehouse, tenant_id) as reader:
+        relations = sorted(reader.relations(), key=lambda r: r.name)
+        return data_fingerprint(reader, warehouse, relations)[1]

@@ -239,7 +239,8 @@ class DuckdbWriter:
         self.connection.register("incoming", empty)
         self.connection.execute(f"create table {table} as select * from incoming")
         self.connection.unregister("incoming")
-        self.connection.execute(f"comment on table {table} is ?", [relation.description])
+        comment = "'" + relation.description.replace("'", "''") + "'"
+        self.connection.execute(f"comment on table {table} is {comment}")
 
     def write(self, batch: pa.RecordBatch) -> None:
         self.connection.register("incoming", pa.Table.from_batches([batch]))
