@@ -206,6 +206,14 @@ def cmd_check_bigquery(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if findings else 0
 
 
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from tenant_warehouse.web.server import serve_command
+
+    return serve_command(
+        settings, args.warehouse, args.host, args.port, args.secure_cookie, console
+    )
+
+
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from tenant_warehouse.bench import config_from_args, print_result, run_bench
 
@@ -325,6 +333,16 @@ def build_parser() -> argparse.ArgumentParser:
             cmd_lint_sql)
     command("check-bigquery", "Compile the project for BigQuery offline and check the SQL.",
             cmd_check_bigquery)
+    serve = command("serve", "Serve the tenant dashboard: a tenant logs in and sees its own "
+                    "numbers, statements and dumps; an operator sees every instance.", cmd_serve)
+    serve.add_argument("--warehouse", choices=("duckdb", "postgres"),
+                       default=os.environ.get("TW_WAREHOUSE", "duckdb"),
+                       help="warehouse the dashboard reads (default: duckdb, or TW_WAREHOUSE)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8050, help="port (default 8050)")
+    serve.add_argument("--secure-cookie", action="store_true",
+                       help="mark the session cookie Secure (behind an HTTPS proxy)")
     bench = command("bench", "Benchmark: extraction vs COPY and dlt, incremental cycles vs delta "
                     "size, freshness in watch mode, ingestion peak memory.", cmd_bench)
     from tenant_warehouse.bench import add_arguments as add_bench_arguments
