@@ -343,6 +343,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8050, help="port (default 8050)")
     serve.add_argument("--secure-cookie", action="store_true",
                        help="mark the session cookie Secure (behind an HTTPS proxy)")
+    from tenant_warehouse.exports import commands as exports_commands
+
+    exports_commands.add_export_arguments(command(
+        "export", "Dump everything a tenant may see (its marts and cleaned records) as csv, "
+        "xlsx, parquet or duckdb, streamed, with a manifest and checksums; unchanged tenants "
+        "are not rewritten.", exports_commands.cmd_export))  # fmt: skip
+    exports_commands.add_deliver_arguments(command(
+        "deliver", "Run the deliveries of deliveries.yml that are due (folders, email through "
+        "Apprise); failed ones alert and are retried.", exports_commands.cmd_deliver))  # fmt: skip
+    exports_commands.add_statements_arguments(command(
+        "statements", "Billing statements per organization and month: an accounting CSV and a "
+        "printable HTML statement each.", exports_commands.cmd_statements))  # fmt: skip
     bench = command("bench", "Benchmark: extraction vs COPY and dlt, incremental cycles vs delta "
                     "size, freshness in watch mode, ingestion peak memory.", cmd_bench)
     from tenant_warehouse.bench import add_arguments as add_bench_arguments

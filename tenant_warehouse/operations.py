@@ -273,6 +273,11 @@ def _run_cycle(
     except Exception as exc:
         ok = False
         console.print(f"[red]alerts crashed:[/red] {type(exc).__name__}: {exc}")
+    if warehouse in ("duckdb", "postgres") and built:
+        # Tenant dumps due after a cycle (deliveries.yml); never fails the cycle, alerts itself.
+        from tenant_warehouse.exports.delivery import deliver_after_cycle
+
+        deliver_after_cycle(settings, warehouse, log=lambda text: console.print(text, markup=False))
     console.print(f"cycle {'[green]ok' if ok else '[red]failed'}[/]")
     return ok
 

@@ -371,3 +371,49 @@ def _alert(
         log(f"alert about delivery {delivery.name} to {tenant_id} not sent: {error}")
         return 0
     return 1
+
+
+def deliver_after_cycle(settings: Settings, warehouse: str, log: Log | None = None) -> bool:
+    """The cycle's last step: due deliveries and retries of failed ones. Never raises: a
+    broken deliveries.yml or a crash alerts instead (the cycle's data is fine)."""
+    from tenant_warehouse.exports.delivery_config import deliveries_path
+
+    log = log or print
+    try:
+        config = load_deliveries()
+        if not config.deliveries:
+            return True
+        report = deliver(settings, warehouse, config=config, log=log)
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        log(f"deliveries crashed: {message}")
+        _alert_crash(message, deliveries_path(), log)
+        return False
+    counts: dict[str, int] = {}
+    for outcome in report.outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    log("deliveries: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none due"))
+    for outcome in report.failed:
+        log(f"delivery {outcome.delivery} to {outcome.tenant_id} failed: {outcome.detail}")
+    return report.ok
+
+
+def _alert_crash(message: str, path: Path, log: Log) -> None:
+    from tenant_warehouse.monitoring.alert_config import load_alert_config
+    from tenant_warehouse.monitoring.alerts import Alert, Notifier
+
+    config = load_alert_config()
+    alert = Alert(
+        key="delivery_failed:crash", rule="delivery_failed", severity="error",
+        what="the delivery step crashed: no tenant dump was delivered",
+        where=f"deliveries ({path})", since=dt.datetime.now(dt.UTC),
+        investigate="warehouse deliver (prints the error); check deliveries.yml",
+        details=message[:2000],
+    )  # fmt: skip
+    notifier = Notifier(config.urls(), config.title_prefix)
+    if notifier.configured:
+        error = notifier.send(alert.title, alert.body, "error")
+        if error:
+            log(f"alert about the delivery crash not sent: {error}")
+    else:
+        log(f"alert {alert.title}\n{alert.body}")

@@ -67,6 +67,7 @@ def export_tenant(
     with tenant_reader(settings, warehouse, tenant_id) as reader:
         relations = sorted(reader.relations(), key=lambda r: r.name)
         counts, fingerprint = data_fingerprint(reader, warehouse, relations)
+        _require_known_tenant(tenant_id, relations, counts)
         if not force and is_current(output_dir, tenant_id, fmt, fingerprint):
             return _skipped(tenant_id, fmt, output_dir, fingerprint, counts, started)
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -101,6 +102,16 @@ def data_fingerprint(
             [relation.name, [f"{f.name}:{f.type}" for f in schema], row["row_count"], str(row["digest"])]
         ).encode())  # fmt: skip
     return counts, digest.hexdigest()
+
+
+def _require_known_tenant(tenant_id: str, relations: list[Any], counts: dict[str, int]) -> None:
+    """A tenant id the warehouse has no organization for is a mistake, not an empty dump."""
+    for relation in relations:
+        if relation.source_name == "dim_organizations" and counts[relation.name] == 0:
+            raise ExportError(
+                f"tenant {tenant_id}: no such organization in the warehouse"
+                f" (relation {relation.name} has no row for it)"
+            )
 
 
 def _fingerprint_sql(warehouse: str, name: str) -> str:
