@@ -1,0 +1,1 @@
+"""Glific (NGO chatbots): schema subset, activity generator, oracle."""

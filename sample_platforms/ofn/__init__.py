@@ -1,0 +1,1 @@
+"""Open Food Network (food hubs): schema subset, activity generator, oracle."""
