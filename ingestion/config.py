@@ -269,6 +269,8 @@ def parse_config(document: Any, path: Path = DEFAULT_PATH) -> IngestionConfig:
                 "the source, so it cannot be configured for ingestion"
             )
         tables[name] = _parse_table(name, spec, defaults, database_instances, where)
+    # Tables a spreadsheets / rest_api instance declares are held by it (ingestion/sources).
+    tables = claim_tables(tables, instance_configs, raw_tables, where)
     return IngestionConfig(
         instances=instances, tables=tables, exclude=exclude, path=path,
         instance_configs=instance_configs,
@@ -560,3 +562,9 @@ class _Where:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise self.error(key, f"expected a whole number >= 1, got {value!r}")
         return value
+
+
+# The spreadsheets and rest_api kinds validate their own keys (imported last: it uses ConfigError).
+from ingestion.sources.config import claim_tables, register  # noqa: E402
+
+register(INSTANCE_VALIDATORS)

@@ -92,6 +92,10 @@ class RunContext:
     def notify(self, instance: str, table: str, phase: str, rows: int) -> None:
         if self.progress is not None:
             self.progress(ProgressEvent(instance, table, phase, rows))
+    # The run's config (instance kinds and their options: ingestion/sources) and the spreadsheet
+    # rows quarantined this run (written to raw._tw_quarantine with the run records).
+    config: Any = None
+    quarantine: list[Any] = field(default_factory=list)
 
 
 def extract_table(

@@ -35,6 +35,7 @@ from ingestion.extract import ProgressCallback, ProgressEvent, ReaderPool, RunCo
 from ingestion.lock import RunLock
 from ingestion.platform_source import ingestion_runs, platform_source
 from ingestion.run_log import RunRecord, utc_now
+from ingestion.sources.quarantine import quarantine_resource
 from tenant_warehouse.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -179,6 +180,7 @@ def run_ingestion(
         )
         report.records = ctx.records
         pipeline = None
+            config=config,
         try:
             pipeline = dlt.pipeline(
                 pipeline_name=pipeline_name(destination),
@@ -229,7 +231,11 @@ def run_ingestion(
                 pipeline.normalize()
             # Normalized on its own: a second extract would change the schema under the first
             # package before it is normalized.
-            pipeline.extract(ingestion_runs(report.records), loader_file_format=file_format)
+            pipeline.extract(
+                [ingestion_runs(report.records),
+                 quarantine_resource(ctx.quarantine, run_id, report.started_at)],
+                loader_file_format=file_format,
+            )
             pipeline.normalize()
             with _timed("load"):
                 pipeline.load()

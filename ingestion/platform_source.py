@@ -17,6 +17,7 @@ from ingestion.config import TableConfig
 from ingestion.extract import RunContext, extract_table
 from ingestion.run_log import RUN_LOG_TABLE, RunRecord, records_table, run_log_columns
 from ingestion.schema import INSTANCE_COLUMN, dlt_columns
+from ingestion.sources.resources import other_source_resources
 
 SOURCE_NAME = "platform"
 MERGE = {"disposition": "merge", "strategy": "delete-insert"}
@@ -39,7 +40,10 @@ def platform_source(
     append = set(append_tables)
     for table in tables:
         for instance in instances:
+            if ctx.config is not None and ctx.config.instance(instance).kind != "database":
+                continue  # spreadsheets and REST APIs: their own resources, below
             yield table_resource(ctx, instance, table, append=table.name in append)
+    yield from other_source_resources(ctx, instances, tables)
 
 
 def table_resource(
