@@ -26,8 +26,8 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from ingestion.config import TableConfig
 from ingestion.errors import DestinationError
-from ingestion.readers.base import versions_schema
-from ingestion.schema import INSTANCE_COLUMN
+from ingestion.readers.base import bucket_checksum_sql, versions_schema
+from ingestion.schema import INSTANCE_COLUMN, ROW_HASH_COLUMN
 from tenant_warehouse.settings import Settings
 
 DESTINATIONS = ("duckdb", "postgres", "bigquery")
@@ -148,8 +148,9 @@ class DestinationView:
             with self._client() as client:
                 if not client.has_dataset():
                     return {}
+                highest = f"max({table.cursor})" if table.cursor else "NULL"
                 sql = (
-                    f"SELECT {INSTANCE_COLUMN}, count(*), max({table.cursor}) FROM "
+                    f"SELECT {INSTANCE_COLUMN}, count(*), {highest} FROM "
                     f"{client.make_qualified_table_name(table.name)} GROUP BY {INSTANCE_COLUMN}"
                 )
                 with client.execute_query(sql) as cursor:
@@ -197,6 +198,64 @@ class DestinationView:
             return schema.empty_table()
         parts = [p for p in parts if p.num_rows]
         return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+    @property
+    def engine(self) -> str:
+        """duckdb, postgres or bigquery."""
+        return str(self.pipeline.destination.destination_type).rsplit(".", 1)[-1]
+
+    def bucket_checksums(
+        self, table: TableConfig, instance: str, width: int
+    ) -> dict[int, tuple[int, int]]:
+        """bucket -> (row count, checksum) of the instance's raw rows, computed in the warehouse
+        with the same definition as in the source (readers.base.bucket_checksum_sql)."""
+        key, cursor = table.primary_key or "", table.cursor or ""
+        engine = self.engine
+        seconds = {
+            "duckdb": f"CAST(floor(epoch_us({cursor}) / 1000000.0) AS BIGINT)",
+            "postgres": f"floor(extract(epoch FROM {cursor}))::bigint",
+            "bigquery": f"UNIX_SECONDS({cursor})",
+        }[engine]
+        divide = {"duckdb": "//", "postgres": "/", "bigquery": "DIV"}[engine]
+        try:
+            with self._client() as client:
+                if not client.has_dataset():
+                    return {}
+                sql = bucket_checksum_sql(
+                    key=key, seconds=seconds, table=client.make_qualified_table_name(table.name),
+                    width=width, divide=divide, where=f" WHERE {INSTANCE_COLUMN} = %s",
+                    # MOD(): a literal `%` would clash with the drivers' %s parameters.
+                    mod=_mod,
+                )
+                with client.execute_query(sql, instance) as cursor:
+                    return {int(b): (int(c), int(h)) for b, c, h in cursor.fetchall()}
+        except DatabaseUndefinedRelation:
+            return {}
+
+    def row_hashes(self, table: TableConfig, instance: str) -> pa.Table:
+        """(primary key, _tw_row_hash) of the instance's raw rows (`cursor: none` tables)."""
+        key = table.primary_key or ""
+        schema = pa.schema([pa.field(key, pa.int64()), pa.field(ROW_HASH_COLUMN, pa.string())])
+        try:
+            with self._client() as client:
+                if not client.has_dataset():
+                    return schema.empty_table()
+                sql = (
+                    f"SELECT {key}, {ROW_HASH_COLUMN} FROM "
+                    f"{client.make_qualified_table_name(table.name)} WHERE {INSTANCE_COLUMN} = %s"
+                )
+                with client.execute_query(sql, instance) as cursor, warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    parts = [_conform(part, schema) for part in cursor.iter_arrow(_FETCH_ROWS)]
+        except DatabaseUndefinedRelation:
+            return schema.empty_table()
+        parts = [p for p in parts if p.num_rows]
+        return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def _mod(left: str, right: str) -> str:
+    return f"MOD({left}, {right})"
 
 
 def _conform(part: pa.Table, schema: pa.Schema) -> pa.Table:

@@ -38,15 +38,24 @@ _READABLE: dict[str, dict[str, frozenset[str]]] = {
         "text": frozenset({"text", "integer", "numeric", "real", "blob"}),
         "timestamp": frozenset({"numeric", "text"}),
         "date": frozenset({"numeric", "text"}),
+        "decimal": frozenset({"integer", "numeric", "real", "text"}),
+        "json": frozenset({"text"}),
+        "bytes": frozenset({"blob", "text"}),
     },
     "postgresql": {
         "bigint": frozenset({"integer"}),
         "double": frozenset({"integer", "numeric", "real"}),
         "boolean": frozenset({"boolean"}),
+        # Enums and uuid are "other" and read as their text; arrays and bytea are not text.
         "text": frozenset({"text", "integer", "numeric", "real", "boolean", "timestamp",
-                           "date", "other"}),
+                           "date", "json", "other"}),
         "timestamp": frozenset({"timestamp"}),
         "date": frozenset({"date", "timestamp"}),
+        # Never from a float: a real's value is not the decimal a user typed.
+        "decimal": frozenset({"integer", "numeric"}),
+        # Arrays land as JSON arrays (to_json); as text they would be PostgreSQL's `{a,b}`.
+        "json": frozenset({"json", "array", "text"}),
+        "bytes": frozenset({"binary"}),
     },
     # MySQL/MariaDB COLUMN_TYPE: values are converted in Python and checked one by one
     # (ingestion/readers/mysql.py), so readable means "no value of it can be silently wrong".
@@ -59,6 +68,14 @@ _READABLE: dict[str, dict[str, frozenset[str]]] = {
         "timestamp": frozenset({"timestamp"}),
         "date": frozenset({"date"}),
     },
+}
+
+
+# What to configure instead, for source types that need a particular one.
+_HINTS = {
+    "array": " (configure it as json: arrays land as JSON arrays)",
+    "binary": " (configure it as bytes with policy hash or drop)",
+    "json": " (configure it as json)",
 }
 
 
@@ -85,6 +102,12 @@ def family(engine: str, declared: str) -> str:
         return "real"
     if kind in ("boolean", "bool"):
         return "boolean"
+    if kind in ("json", "jsonb"):
+        return "json"
+    if kind == "array":
+        return "array"
+    if kind == "bytea":
+        return "binary"
     if kind in ("text", "character varying", "character", "varchar", "char", "name", "citext"):
         return "text"
     if kind.startswith("timestamp"):
@@ -116,7 +139,11 @@ def _mysql_family(kind: str) -> str:
 
 
 def readable(engine: str, declared: str, configured: str) -> bool:
-    return family(engine, declared) in _READABLE[engine][configured]
+    """Whether a source column of type `declared` can be read as the configured type (a type
+    family this engine has no rule for is not checked here; its reader checks values)."""
+    configured = "decimal" if configured.startswith("decimal(") else configured
+    allowed = _READABLE[engine].get(configured)
+    return allowed is None or family(engine, declared) in allowed
 
 
 def check_drift(
@@ -143,10 +170,11 @@ def check_drift(
         elif not readable(engine, declared, column.type):
             before = previous.get(name) if previous else None
             was = f", was {before}" if before and before != declared else ""
+            hint = _HINTS.get(family(engine, declared), "")
             problems.append(
                 f"column {name}: incompatible type change, source type {declared}{was} cannot "
-                f"be read as the configured {column.type}; the table is not loaded until the "
-                "source or tables.yml is fixed"
+                f"be read as the configured {column.type}{hint}; the table is not loaded until "
+                "the source or tables.yml is fixed"
             )
     if problems:
         raise SourceSchemaMismatch(instance, table.name, "; ".join(problems))

@@ -15,6 +15,14 @@ Watermark semantics (kept in the resource's dlt state, which dlt commits with th
   from that cursor: the state never makes a run skip rows raw does not have.
 Reconciliation (hard deletes, late commits older than the lag) runs every `reconcile_every`
 runs, or when forced, after the incremental read; see ingestion/reconcile.py.
+
+Tables without a change cursor are read whole every run instead:
+- `cursor: none` (with a primary key): each row's digest (shape.row_hashes) is compared with the
+  one raw keeps in `_tw_row_hash`; only new and changed rows are loaded, keys gone from the
+  source are deleted, unchanged rows are not rewritten. The run record counts each.
+- `primary_key: none`: nothing identifies a row, so the instance's rows are replaced whole in
+  one merge (instance_id is the merge key; ingestion/platform_source.py), or left alone when
+  the content digest equals the last loaded one.
 """
 
 from __future__ import annotations
@@ -33,9 +41,10 @@ from ingestion.drift import check_drift
 from ingestion.errors import SourceError, SourceUnavailable
 from ingestion.readers import SourceReader, open_reader
 from ingestion.readers.convert import max_timestamp
-from ingestion.reconcile import differences
+from ingestion.reconcile import BucketStats, differences
 from ingestion.run_log import RunRecord
-from ingestion.shape import deletions, to_raw
+from ingestion.schema import ROW_HASH_COLUMN
+from ingestion.shape import deletions, replace_marker, row_hashes, to_raw
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,10 @@ class RunContext:
     since: dt.datetime | None = None
     raw_stats: dict[str, dict[str, RawStats]] = field(default_factory=dict)
     records: list[RunRecord] = field(default_factory=list)
+    # The run's config (instance kinds and their options: ingestion/sources) and the spreadsheet
+    # rows quarantined this run (written to raw._tw_quarantine with the run records).
+    config: Any = None
+    quarantine: list[Any] = field(default_factory=list)
 
     def record(self, instance: str, table: str, is_reconciliation: bool = False) -> RunRecord:
         record = RunRecord(self.run_id, instance, table, is_reconciliation=is_reconciliation)
@@ -92,10 +105,6 @@ class RunContext:
     def notify(self, instance: str, table: str, phase: str, rows: int) -> None:
         if self.progress is not None:
             self.progress(ProgressEvent(instance, table, phase, rows))
-    # The run's config (instance kinds and their options: ingestion/sources) and the spreadsheet
-    # rows quarantined this run (written to raw._tw_quarantine with the run records).
-    config: Any = None
-    quarantine: list[Any] = field(default_factory=list)
 
 
 def extract_table(
@@ -104,8 +113,11 @@ def extract_table(
     """Yield raw batches for one instance's table and update its state; never raises for a
     source problem (it is recorded, and the other tables go on)."""
     record = ctx.record(instance, table.name)
-    watermark = _parse(state.get("cursor"))
     raw = ctx.raw_stats.get(table.name, {}).get(instance, RawStats(0, None))
+    if not table.is_incremental:
+        yield from _extract_whole(ctx, instance, table, state, record, raw)
+        return
+    watermark = _parse(state.get("cursor"))
     full = watermark is None or raw.rows == 0
     if not full and raw.highest_cursor is not None and raw.highest_cursor < watermark:
         # Raw is behind the state (restored from a backup, rows removed by hand): read from
@@ -198,6 +210,123 @@ def _incremental(
     ctx.notify(instance, table.name, "done", record.rows_extracted)
 
 
+def _extract_whole(
+    ctx: RunContext,
+    instance: str,
+    table: TableConfig,
+    state: MutableMapping[str, Any],
+    record: RunRecord,
+    raw: RawStats,
+) -> Iterator[pa.Table]:
+    """A table without a cursor (`cursor: none`) or without a key (`primary_key: none`)."""
+    try:
+        reader = ctx.readers.open(instance)
+    except Exception as exc:
+        _fail(ctx, record, _describe(exc, instance, table.name))
+        return
+    with reader:
+        try:
+            columns = reader.column_types(table)
+            if columns is not None:
+                record.notices.extend(check_drift(reader.engine, instance, table, columns, state))
+            reader.check_table(table)
+            if table.compares_rows:
+                yield from _compare_rows(ctx, reader, table, record)
+            else:
+                yield from _replace_rows(ctx, reader, table, record, state, raw)
+        except Exception as exc:
+            _fail(ctx, record, _describe(exc, instance, table.name))
+            return
+    record.bad_values.extend(reader.take_issues())
+    state["runs"] = state.get("runs", 0) + 1
+    record.succeed()
+    ctx.notify(instance, table.name, "done", record.rows_extracted)
+
+
+def _compare_rows(
+    ctx: RunContext, reader: SourceReader, table: TableConfig, record: RunRecord
+) -> Iterator[pa.Table]:
+    """`cursor: none`: load the rows whose digest raw lacks or holds another one for, delete
+    the keys gone from the source."""
+    instance, key = reader.instance, table.primary_key or ""
+    known = ctx.destination.row_hashes(table, instance)
+    known = known.append_column("_tw_known", pa.repeat(pa.scalar(True), known.num_rows))
+    record.rows_inserted = record.rows_updated = 0
+    seen: list[pa.Array] = []
+    for batch in reader.read_changes(table, None):
+        record.rows_extracted += batch.num_rows
+        ctx.notify(instance, table.name, "extract", record.rows_extracted)
+        keys = batch.column(key).combine_chunks()
+        seen.append(keys)
+        hashes = row_hashes(batch, ctx.salt)
+        probe = pa.table({key: keys, "_tw_hash": hashes, "_tw_row": pa.array(range(len(keys)))})
+        joined = probe.join(known, keys=key, join_type="left outer")
+        is_new = pc.is_null(joined.column("_tw_known"))
+        is_changed = pc.and_(
+            pc.invert(is_new),
+            pc.fill_null(pc.not_equal(joined.column("_tw_hash"), joined.column(ROW_HASH_COLUMN)),
+                         True),
+        )
+        record.rows_inserted += pc.sum(is_new.cast(pa.int64())).as_py() or 0
+        record.rows_updated += pc.sum(is_changed.cast(pa.int64())).as_py() or 0
+        rows = joined.filter(pc.or_(is_new, is_changed)).column("_tw_row")
+        if len(rows) == 0:
+            continue
+        rows = pc.take(rows, pc.sort_indices(rows))  # in the order they were read
+        record.rows_loaded += len(rows)
+        yield to_raw(batch.take(rows), table, instance, ctx.salt, ctx.extracted_at,
+                     hashes=hashes.take(rows))
+    present = pa.concat_arrays(seen) if seen else pa.array([], pa.int64())
+    raw_keys = known.column(key)
+    gone = pc.unique(raw_keys.filter(pc.invert(pc.is_in(raw_keys, present))).combine_chunks())
+    if len(gone):
+        record.rows_deleted += len(gone)
+        yield deletions(gone, table, instance, ctx.extracted_at)
+
+
+def _replace_rows(
+    ctx: RunContext,
+    reader: SourceReader,
+    table: TableConfig,
+    record: RunRecord,
+    state: MutableMapping[str, Any],
+    raw: RawStats,
+) -> Iterator[pa.Table]:
+    """`primary_key: none`: one pass computes the content digest; when it differs from the
+    loaded one (or raw lost rows), a second pass loads every row after a marker that makes the
+    merge delete the instance's old rows in the same transaction."""
+    instance = reader.instance
+    rows, digest = 0, 0
+    for batch in reader.read_changes(table, None):
+        rows += batch.num_rows
+        digest = _add_digest(digest, batch, ctx.salt)
+        ctx.notify(instance, table.name, "extract", rows)
+    record.rows_extracted = rows
+    reader.take_issues()  # reported by the pass that loads
+    fingerprint = f"{rows}:{digest:032x}"
+    if state.get("content") == fingerprint and raw.rows == rows:
+        record.rows_inserted = record.rows_updated = record.rows_deleted = 0
+        return
+    record.rows_deleted = raw.rows
+    record.rows_updated = 0
+    yield replace_marker(table, instance, ctx.extracted_at)
+    rows, digest = 0, 0
+    for batch in reader.read_changes(table, None):
+        rows += batch.num_rows
+        digest = _add_digest(digest, batch, ctx.salt)
+        yield to_raw(batch, table, instance, ctx.salt, ctx.extracted_at)
+    record.rows_extracted += rows
+    record.rows_loaded = record.rows_inserted = rows
+    state["content"] = f"{rows}:{digest:032x}"
+
+
+def _add_digest(digest: int, batch: pa.Table, salt: str) -> int:
+    """Order-independent digest of a multiset of rows: the sum of their 128-bit digests."""
+    for value in row_hashes(batch, salt).to_pylist():
+        digest = (digest + int(value, 16)) % (1 << 128)
+    return digest
+
+
 def _reconcile(
     ctx: RunContext,
     reader: SourceReader,
@@ -208,7 +337,8 @@ def _reconcile(
 ) -> Iterator[pa.Table]:
     instance = reader.instance
     exclude = pa.concat_arrays(emitted) if emitted else None
-    for found in differences(reader, ctx.destination, table, instance, exclude):
+    stats = BucketStats()
+    for found in differences(reader, ctx.destination, table, instance, exclude, stats=stats):
         if len(found.deleted):
             record.rows_deleted += len(found.deleted)
             yield deletions(found.deleted, table, instance, ctx.extracted_at)
@@ -219,6 +349,7 @@ def _reconcile(
                 yield to_raw(batch, table, instance, ctx.salt, ctx.extracted_at)
         ctx.notify(instance, table.name, "reconcile", record.rows_extracted + record.rows_deleted)
     record.bad_values.extend(reader.take_issues())
+    record.buckets = stats
     record.succeed()
 
 

@@ -122,6 +122,12 @@ class IngestionReport:
                 f"  {instance}.{table}: {counts.status}, read {counts.rows_extracted}, "
                 f"loaded {counts.rows_loaded}, deleted {counts.rows_deleted}{bad}"
             )
+        lines += [
+            f"  {r.instance_id}.{r.table_name}: {r.rows_inserted} inserted, {r.rows_updated} "
+            f"updated, {r.rows_deleted} deleted (read whole)"
+            for r in self.records
+            if r.rows_inserted is not None and r.status == "success"
+        ]
         lines += [f"  schema change: {message}" for message in self.notices]
         lines += [f"  error: {message}" for message in self.failures]
         return "\n".join(lines)
@@ -174,13 +180,13 @@ def run_ingestion(
             readers=ReaderPool({i: settings.source_url(i) for i in selected_instances}),
             destination=None,  # type: ignore[arg-type] - set once the pipeline exists
             extracted_at=report.started_at,
+            config=config,
             reconcile=reconcile,
             since=since,
             progress=_progress_callback(progress),
         )
         report.records = ctx.records
         pipeline = None
-            config=config,
         try:
             pipeline = dlt.pipeline(
                 pipeline_name=pipeline_name(destination),
@@ -206,7 +212,10 @@ def run_ingestion(
         append_tables = [
             t.name
             for t in selected_tables
-            if not any(stats.rows for stats in ctx.raw_stats.get(t.name, {}).values())
+            # A table without a key is always merged on instance_id (its marker row must not
+            # be appended).
+            if t.has_key
+            and not any(stats.rows for stats in ctx.raw_stats.get(t.name, {}).values())
         ]
         source = platform_source(ctx, selected_instances, selected_tables, append_tables)
         file_format = loader_file_format(destination)
@@ -339,6 +348,8 @@ def _fail_all(
     reached = {(r.instance_id, r.table_name) for r in ctx.records}
     for table in tables:
         for instance in instances:
+            if table.instances and instance not in table.instances:
+                continue
             if (instance, table.name) not in reached:
                 ctx.record(instance, table.name).fail(
                     f"instance {instance}, table {table.name}: not ingested: {message}"
@@ -351,6 +362,8 @@ def _fail_loaded(records: list[RunRecord], message: str) -> None:
     for record in records:
         if record.status in ("success", "running"):
             record.rows_loaded = record.rows_deleted = 0
+            if record.rows_inserted is not None:
+                record.rows_inserted = record.rows_updated = 0
             record.fail(f"instance {record.instance_id}, table {record.table_name}: {message}")
 
 

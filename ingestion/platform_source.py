@@ -42,7 +42,11 @@ def platform_source(
         for instance in instances:
             if ctx.config is not None and ctx.config.instance(instance).kind != "database":
                 continue  # spreadsheets and REST APIs: their own resources, below
-            yield table_resource(ctx, instance, table, append=table.name in append)
+            if table.instances and instance not in table.instances:
+                continue  # tables.<name>.instances: this instance does not hold the table
+            # Its source_time_zone resolved for this instance.
+            held = ctx.config.for_instance(table, instance) if ctx.config is not None else table
+            yield table_resource(ctx, instance, held, append=table.name in append)
     yield from other_source_resources(ctx, instances, tables)
 
 
@@ -53,6 +57,18 @@ def table_resource(
         yield from extract_table(ctx, instance, table, dlt.current.resource_state())
 
     disposition: Any = "append" if append else MERGE
+    if not table.has_key:
+        # primary_key: none: each run's rows replace the instance's (merge key instance_id; a
+        # marker row flagged deleted makes an empty source empty raw too). One delete-insert
+        # merge per table, so readers never see the instance half replaced.
+        return dlt.resource(
+            rows,
+            name=resource_name(instance, table.name),
+            table_name=table.name,
+            merge_key=INSTANCE_COLUMN,
+            write_disposition=MERGE,
+            columns=dlt_columns(table, hard_delete=True),
+        )
     return dlt.resource(
         rows,
         name=resource_name(instance, table.name),

@@ -35,6 +35,14 @@ RUN_LOG_SCHEMA = pa.schema(
         pa.field("cursor_to", UTC_TIMESTAMP),
         pa.field("is_reconciliation", pa.bool_(), nullable=False),
         pa.field("error_message", pa.string()),
+        # Added columns (older rows hold null). Tables read whole (cursor: none, primary_key:
+        # none) count what the run inserted and updated; rows_deleted counts their deletes too.
+        pa.field("rows_inserted", pa.int64()),
+        pa.field("rows_updated", pa.int64()),
+        # Reconciliation records: checksum buckets compared and those that differed (whose keys
+        # were then compared one by one); null when compared range by range.
+        pa.field("buckets_compared", pa.int64()),
+        pa.field("buckets_differing", pa.int64()),
     ]
 )
 
@@ -78,6 +86,11 @@ class RunRecord:
     bad_values: list[BadValue] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     """Source schema changes the run went on with (ingestion/drift.py)."""
+    rows_inserted: int | None = None
+    rows_updated: int | None = None
+    """Set for tables read whole (cursor: none, primary_key: none)."""
+    buckets: Any = None
+    """reconcile.BucketStats of a reconciliation."""
 
     @property
     def ok(self) -> bool:
@@ -121,6 +134,10 @@ class RunRecord:
             "cursor_to": self.cursor_to,
             "is_reconciliation": self.is_reconciliation,
             "error_message": self.error_message,
+            "rows_inserted": self.rows_inserted,
+            "rows_updated": self.rows_updated,
+            "buckets_compared": getattr(self.buckets, "buckets", None),
+            "buckets_differing": getattr(self.buckets, "differing", None),
         }
 
 

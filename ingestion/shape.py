@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import os
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingestion.config import TableConfig
 from ingestion.privacy import apply_policy
@@ -41,18 +43,47 @@ def dlt_ids(count: int) -> pa.Array:
     return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
+_NULL_MARK = pa.scalar(b"\x00null", pa.binary())
+_SEPARATOR = b"\x1f"
+
+
+def row_hashes(batch: pa.Table, salt: str) -> pa.Array:
+    """Hex digest (128-bit BLAKE2b, salted) of each row's values as read from the source.
+
+    `cursor: none` tables keep it in raw: the next run compares digests per key to find changed
+    rows without a change cursor. The values are joined in C (text form of every type, binary
+    as is, a marker for null); the salt keeps a digest of personal values from being guessed."""
+    parts = []
+    for column in batch.columns:
+        values = column if pa.types.is_binary(column.type) else column.cast(pa.string())
+        parts.append(values.cast(pa.binary()).fill_null(_NULL_MARK))
+    joined = pc.binary_join_element_wise(*parts, pa.scalar(_SEPARATOR, pa.binary()))
+    prefix = hashlib.blake2b(salt.encode("utf-8"), digest_size=16)
+    digests: list[str] = []
+    append = digests.append
+    for raw in joined.to_pylist():
+        digest = prefix.copy()
+        digest.update(raw)
+        append(digest.hexdigest())
+    return pa.array(digests, type=pa.string())
+
+
 def to_raw(
     batch: pa.Table,
     table: TableConfig,
     instance: str,
     salt: str,
     extracted_at: dt.datetime,
+    hashes: pa.Array | None = None,
 ) -> pa.Table:
-    """Source-schema batch -> raw rows: instance_id first, policy applied, ingestion columns."""
+    """Source-schema batch -> raw rows: instance_id first, policy applied, ingestion columns.
+    `hashes`: the rows' digests (row_hashes) when the caller has them already."""
     rows = batch.num_rows
     private = apply_policy(batch, table, salt)
     columns = [pa.repeat(pa.scalar(instance, pa.string()), rows)]
     columns += list(private.columns)
+    if table.compares_rows:
+        columns.append(hashes if hashes is not None else row_hashes(batch, salt))
     columns += [
         pa.repeat(pa.scalar(extracted_at, UTC_TIMESTAMP), rows),
         _load_id_placeholder(rows),
@@ -75,7 +106,7 @@ def deletions(
     for field in schema:
         if field.name == INSTANCE_COLUMN:
             columns.append(pa.repeat(pa.scalar(instance, pa.string()), rows))
-        elif field.name == table.primary_key:
+        elif field.name == table.primary_key and table.has_key:
             columns.append(ids.cast(pa.int64()))
         elif field.name == EXTRACTED_AT_COLUMN:
             columns.append(pa.repeat(pa.scalar(extracted_at, UTC_TIMESTAMP), rows))
@@ -89,6 +120,27 @@ def deletions(
             columns.append(pa.nulls(rows, field.type))
     return pa.Table.from_arrays(columns, schema=schema)
 
+
+def replace_marker(table: TableConfig, instance: str, extracted_at: dt.datetime) -> pa.Table:
+    """For a table without a key: one row flagged deleted that carries only instance_id. Merged
+    with instance_id as merge key, it makes the load delete the instance's rows even when the
+    source table is now empty; being flagged, it is not inserted itself."""
+    schema = raw_schema(table)
+    columns: list[pa.Array] = []
+    for field in schema:
+        if field.name == INSTANCE_COLUMN:
+            columns.append(pa.array([instance], pa.string()))
+        elif field.name == EXTRACTED_AT_COLUMN:
+            columns.append(pa.array([extracted_at], UTC_TIMESTAMP))
+        elif field.name == DLT_ID_COLUMN:
+            columns.append(dlt_ids(1))
+        elif field.name == DLT_LOAD_ID_COLUMN:
+            columns.append(_load_id_placeholder(1))
+        elif field.name == DELETED_COLUMN:
+            columns.append(pa.array([True]))
+        else:
+            columns.append(pa.nulls(1, field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def _load_id_placeholder(rows: int) -> pa.Array:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 
 import pyarrow as pa
@@ -24,12 +24,46 @@ def quote(identifier: str) -> str:
 
 
 def versions_schema(table: TableConfig) -> pa.Schema:
+    if table.primary_key is None or table.cursor is None:
+        raise ValueError(f"table {table.name} has no (primary key, cursor) versions")
     return pa.schema(
         [
             pa.field(table.primary_key, pa.int64()),
             pa.field(table.cursor, ARROW_TYPES["timestamp"]),
         ]
     )
+
+
+def _percent(left: str, right: str) -> str:
+    return f"({left}) % {right}"
+
+
+def bucket_checksum_sql(
+    *,
+    key: str,
+    seconds: str,
+    table: str,
+    width: int,
+    divide: str,
+    where: str = "",
+    mod: Callable[[str, str], str] = _percent,
+) -> str:
+    """`SELECT bucket, count(*), checksum ... GROUP BY bucket` over (key, cursor) rows.
+
+    The one definition of the reconciliation checksum, so that every engine (source SQLite,
+    PostgreSQL; warehouse DuckDB, PostgreSQL, BigQuery) computes the same numbers: bucket =
+    key / width (integer division truncating toward zero: `divide` is `/`, `//` or `DIV`);
+    checksum = sum over the bucket's rows of ((key mod 1000003) * 2654435 + (cursor epoch
+    seconds mod 1000000007) * 31) mod 2147483647, an order-independent sum that fits 64 bits in
+    every engine. A changed cursor (by a whole second or more) changes the sum; a deleted or
+    added key changes the count. Buckets that agree are skipped; only keys of buckets that
+    differ are fetched and compared exactly (microseconds included)."""
+    bucket = f"DIV({key}, {width})" if divide == "DIV" else f"({key}) {divide} {width}"
+    row = mod(
+        f"{mod(key, '1000003')} * 2654435 + {mod(f'coalesce({seconds}, 0)', '1000000007')} * 31",
+        "2147483647",
+    )
+    return f"SELECT {bucket} AS bucket, count(*) AS row_count, sum({row}) AS checksum FROM {table}{where} GROUP BY 1"
 
 
 class SourceReader(ABC):
@@ -68,6 +102,14 @@ class SourceReader(ABC):
     # The source engine ("sqlite", "postgresql"): how declared column types are interpreted
     # (ingestion/drift.py).
     engine: str = ""
+
+    def bucket_checksums(
+        self, table: TableConfig, width: int
+    ) -> dict[int, tuple[int, int]] | None:
+        """bucket -> (row count, checksum) of the table's (key, cursor) rows, computed in the
+        source (base.bucket_checksum_sql). None: this reader cannot, and reconciliation
+        compares every key range instead."""
+        return None
 
     def column_types(self, table: TableConfig) -> dict[str, str] | None:
         """Declared type of every column of the source table, in table order (None: this reader

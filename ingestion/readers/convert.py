@@ -9,13 +9,16 @@ by value, and every value that cannot be read is reported as a BadValue while it
 from __future__ import annotations
 
 import datetime as dt
+import decimal
+import json
+import zoneinfo
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingestion.schema import UTC_TIMESTAMP
+from ingestion.schema import UTC_TIMESTAMP, decimal_of
 
 # (row index within the batch, reason) -> None
 Report = Callable[[int, str], None]
@@ -23,17 +26,44 @@ Report = Callable[[int, str], None]
 _NAIVE_TIMESTAMP = pa.timestamp("us")
 
 
-def to_arrow(values: Sequence[Any], column_type: str, report: Report) -> pa.Array:
-    """Convert one column of a fetched batch to the arrow type of `column_type`."""
+def to_arrow(
+    values: Sequence[Any], column_type: str, report: Report, time_zone: str = "UTC"
+) -> pa.Array:
+    """Convert one column of a fetched batch to the arrow type of `column_type`. `time_zone`:
+    the zone of timestamps stored without an offset (the source's `source_time_zone`)."""
     try:
         inferred = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         inferred = None
+    decimal_type = decimal_of(column_type)
+    if decimal_type is not None:
+        target = pa.decimal128(*decimal_type)
+        fast = None if inferred is None else _fast_decimal(inferred, target)
+        return fast if fast is not None else _slow_decimal(values, target, report)
+    if column_type == "timestamp" and time_zone != "UTC":
+        fast = None if inferred is None else _fast_local_timestamp(inferred, time_zone)
+        return fast if fast is not None else _slow_timestamp(values, report, time_zone)
     if inferred is not None:
         fast = _FAST[column_type](inferred)
         if fast is not None:
             return fast
     return _SLOW[column_type](values, report)
+
+
+def naive_to_utc(values: pa.Array, time_zone: str) -> pa.Array:
+    """Zone-less timestamps read as wall-clock times in `time_zone` -> UTC instants. A time that
+    occurs twice (the hour DST ends) is its later instant, as PostgreSQL's `AT TIME ZONE` reads
+    it. A time that does not exist (skipped when DST starts) raises pa.ArrowInvalid: callers
+    convert such a batch value by value (_local_to_utc)."""
+    local = pc.assume_timezone(values, time_zone, ambiguous="latest", nonexistent="raise")
+    return local.cast(UTC_TIMESTAMP)
+
+
+def hex_to_binary(values: pa.Array) -> pa.Array:
+    """PostgreSQL's `encode(col, 'hex')` text -> the raw bytes."""
+    return pa.array(
+        [None if v is None else bytes.fromhex(v) for v in values.to_pylist()], type=pa.binary()
+    )
 
 
 # --- fast paths: return None when the inferred column is not clean --------------------------
@@ -94,7 +124,109 @@ def _fast_date(arr: pa.Array) -> pa.Array | None:
         return None
 
 
+def _fast_decimal(arr: pa.Array, target: pa.DataType) -> pa.Array | None:
+    # From the text SQLite stores (the readers select CAST(col AS TEXT)): parsed exactly, never
+    # through a float. A value with more digits than the scale fails and goes value by value.
+    if pa.types.is_null(arr.type):
+        return pa.nulls(len(arr), target)
+    if arr.type == pa.int64():
+        try:
+            return arr.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+    text = _fast_text(arr) if arr.type == pa.binary() else arr if arr.type == pa.string() else None
+    if text is None:
+        return None
+    try:
+        return pc.utf8_trim_whitespace(text).cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def _fast_local_timestamp(arr: pa.Array, time_zone: str) -> pa.Array | None:
+    text = _fast_text(arr)
+    if text is None:
+        return None
+    try:
+        return naive_to_utc(text.cast(_NAIVE_TIMESTAMP), time_zone)
+    except pa.ArrowInvalid:
+        pass
+    try:
+        return text.cast(UTC_TIMESTAMP)  # every value carries its offset: the zone is not needed
+    except pa.ArrowInvalid:
+        return None
+
+
+def _fast_json(arr: pa.Array) -> pa.Array | None:
+    text = _fast_text(arr)
+    if text is None or text.null_count == len(text):
+        return text
+    # Validated one by one: an invalid document would fail the whole load into a JSON column.
+    for value in text.to_pylist():
+        if value is not None:
+            try:
+                json.loads(value)
+            except ValueError:
+                return None
+    return text
+
+
+def _fast_bytes(arr: pa.Array) -> pa.Array | None:
+    if pa.types.is_null(arr.type):
+        return pa.nulls(len(arr), pa.binary())
+    return arr if arr.type == pa.binary() else None
+
+
 # --- slow paths: value by value, reporting what cannot be read -------------------------------
+
+
+def _slow_decimal(values: Sequence[Any], target: pa.DataType, report: Report) -> pa.Array:
+    quantum = decimal.Decimal(1).scaleb(-target.scale)
+    limit = decimal.Decimal(10) ** (target.precision - target.scale)
+    out: list[decimal.Decimal | None] = []
+    for index, value in enumerate(values):
+        if value is None:
+            out.append(None)
+            continue
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        try:
+            number = decimal.Decimal(text.strip())
+            exact = number.quantize(quantum, context=decimal.Context(prec=80))
+            if exact != number or not number.is_finite() or abs(exact) >= limit:
+                raise ValueError
+        except (ArithmeticError, ValueError):
+            report(
+                index, f"not a decimal({target.precision},{target.scale}) without rounding "
+                f"(SQLite {_kind(value)}); loaded as null"
+            )
+            out.append(None)
+            continue
+        out.append(exact)
+    return pa.array(out, type=target)
+
+
+def _slow_json(values: Sequence[Any], report: Report) -> pa.Array:
+    out: list[str | None] = []
+    for index, value in enumerate(values):
+        text = _text(value, index, report)
+        if text is not None:
+            try:
+                json.loads(text)
+            except ValueError:
+                report(index, "not a JSON document; loaded as null")
+                text = None
+        out.append(text)
+    return pa.array(out, type=pa.string())
+
+
+def _slow_bytes(values: Sequence[Any], report: Report) -> pa.Array:
+    out: list[bytes | None] = []
+    for value in values:
+        if value is None or isinstance(value, bytes):
+            out.append(value)
+        else:  # a number or text in a blob column: its text form's bytes
+            out.append(str(value).encode("utf-8"))
+    return pa.array(out, type=pa.binary())
 
 
 def _slow_bigint(values: Sequence[Any], report: Report) -> pa.Array:
@@ -162,17 +294,20 @@ def _text(value: Any, index: int, report: Report) -> str | None:
     return str(value)  # a number stored in a text column: its text form
 
 
-def _slow_timestamp(values: Sequence[Any], report: Report) -> pa.Array:
+def _slow_timestamp(values: Sequence[Any], report: Report, time_zone: str = "UTC") -> pa.Array:
+    zone = zoneinfo.ZoneInfo(time_zone)
     out: list[dt.datetime | None] = []
     for index, value in enumerate(values):
-        parsed = _timestamp(value, index, report)
+        parsed = _timestamp(value, index, report, zone)
         if value is not None and parsed is None:
             report(index, "not a timestamp; loaded as null")
         out.append(parsed)
     return pa.array(out, type=UTC_TIMESTAMP)
 
 
-def _timestamp(value: Any, index: int, report: Report) -> dt.datetime | None:
+def _timestamp(
+    value: Any, index: int, report: Report, zone: dt.tzinfo = dt.UTC
+) -> dt.datetime | None:
     if value is None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -188,8 +323,17 @@ def _timestamp(value: Any, index: int, report: Report) -> dt.datetime | None:
     if parsed is None:
         return None
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=dt.UTC)
+        return _local_to_utc(parsed, zone)
     return parsed.astimezone(dt.UTC)
+
+
+def _local_to_utc(naive: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
+    """PostgreSQL's reading of a wall-clock time: of the two offsets around a DST change, the
+    one giving the later instant (the second occurrence of a repeated time; a skipped time read
+    with the offset in force before the change)."""
+    first = naive.replace(tzinfo=zone, fold=0).astimezone(dt.UTC)
+    second = naive.replace(tzinfo=zone, fold=1).astimezone(dt.UTC)
+    return max(first, second)
 
 
 def _slow_date(values: Sequence[Any], report: Report) -> pa.Array:
@@ -215,6 +359,8 @@ _FAST: dict[str, Callable[[pa.Array], pa.Array | None]] = {
     "text": _fast_text,
     "timestamp": _fast_timestamp,
     "date": _fast_date,
+    "json": _fast_json,
+    "bytes": _fast_bytes,
 }
 _SLOW: dict[str, Callable[[Sequence[Any], Report], pa.Array]] = {
     "bigint": _slow_bigint,
@@ -223,6 +369,8 @@ _SLOW: dict[str, Callable[[Sequence[Any], Report], pa.Array]] = {
     "text": _slow_text,
     "timestamp": _slow_timestamp,
     "date": _slow_date,
+    "json": _slow_json,
+    "bytes": _slow_bytes,
 }
 
 

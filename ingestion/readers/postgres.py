@@ -22,14 +22,22 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 from sqlalchemy.engine import URL
 
-from ingestion.config import TableConfig
+from ingestion.config import ColumnConfig, TableConfig
 from ingestion.errors import (
     SourceError,
     SourceSchemaMismatch,
     SourceTableMissing,
     SourceUnavailable,
 )
-from ingestion.readers.base import IDS_PER_QUERY, SourceReader, quote, rechunk, versions_schema
+from ingestion.readers.base import (
+    IDS_PER_QUERY,
+    SourceReader,
+    bucket_checksum_sql,
+    quote,
+    rechunk,
+    versions_schema,
+)
+from ingestion.readers.convert import hex_to_binary
 from ingestion.schema import source_schema
 
 CSV_BLOCK_BYTES = 4 << 20
@@ -37,8 +45,12 @@ _PIPE_BYTES = 1 << 20
 _F_SETPIPE_SZ = 1031  # Linux fcntl; a bigger pipe means fewer wake-ups between the two threads
 CONNECT_TIMEOUT_SECONDS = 10
 
-# Casts in the SELECT list make COPY's text output match what arrow parses for each type
-# (a `timestamp without time zone` column is read as UTC because the session time zone is UTC).
+# Casts in the SELECT list make COPY's text output match what arrow parses for each type.
+# A `timestamp without time zone` (or `timestamp(0)`) column is read `AT TIME ZONE` the table's
+# source_time_zone, which yields the instant; decimals as `numeric` text, parsed exactly into
+# decimal128(P,S) (a value with more digits than the scale fails the read instead of being
+# rounded); json/jsonb as their text, arrays through to_json (JSON arrays, never PostgreSQL's
+# `{a,b}` literal); bytea as hex, turned back into bytes before it is hashed.
 _SELECT_CASTS = {
     "bigint": "bigint",
     "double": "double precision",
@@ -46,7 +58,10 @@ _SELECT_CASTS = {
     "text": "text",
     "timestamp": "timestamptz",
     "date": "date",
+    "decimal": "numeric",
+    "json": "text",
 }
+NAIVE_TIMESTAMP = "timestamp without time zone"
 
 
 class PostgresReader(SourceReader):
@@ -63,6 +78,7 @@ class PostgresReader(SourceReader):
             "application_name": "tenant_warehouse_ingestion",
         }
         params.update({k: v for k, v in url.query.items() if isinstance(v, str)})
+        self._declared: dict[str, dict[str, str]] = {}
         try:
             self.conn = psycopg2.connect(**{k: v for k, v in params.items() if v is not None})
             # Read-only and autocommit: each COPY is one statement with its own snapshot, and a
@@ -83,12 +99,17 @@ class PostgresReader(SourceReader):
         self._execute(table, f"SELECT {columns} FROM {quote(table.name)} LIMIT 0")
 
     def read_changes(self, table: TableConfig, since: dt.datetime | None) -> Iterator[pa.Table]:
-        sql = f"SELECT {_select_list(table)} FROM {quote(table.name)}"
-        if since is not None:
+        sql = f"SELECT {self._select_list(table)} FROM {quote(table.name)}"
+        if since is not None and table.cursor is not None and table.primary_key is not None:
             # Only incremental windows are ordered: sorting a whole table on the server would
             # cost more than the copy, and a full read is never resumed from its middle.
+            # A zone-less cursor is compared with the bound turned into its wall-clock time, so
+            # an index on the column still serves the filter.
+            bound = _timestamp_literal(since)
+            if self._is_naive(table, table.cursor):
+                bound = f"({bound} AT TIME ZONE {_literal(table.time_zone)})"
             sql += (
-                f" WHERE {quote(table.cursor)} >= {_timestamp_literal(since)}"
+                f" WHERE {quote(table.cursor)} >= {bound}"
                 f" ORDER BY {quote(table.cursor)}, {quote(table.primary_key)}"
             )
         yield from rechunk(self._copy(table, sql, source_schema(table)), table.chunk_rows)
@@ -98,7 +119,7 @@ class PostgresReader(SourceReader):
             for start in range(0, len(ids), IDS_PER_QUERY):
                 literal = ",".join(str(int(i)) for i in ids[start : start + IDS_PER_QUERY])
                 sql = (
-                    f"SELECT {_select_list(table)} FROM {quote(table.name)}"
+                    f"SELECT {self._select_list(table)} FROM {quote(table.name)}"
                     f" WHERE {quote(table.primary_key)} = ANY('{{{literal}}}'::bigint[])"
                 )
                 yield from self._copy(table, sql, source_schema(table))
@@ -113,12 +134,57 @@ class PostgresReader(SourceReader):
         if high is not None:
             clauses.append(f"{key} < {int(high)}")
         where = " WHERE " + " AND ".join(clauses) if clauses else ""
-        sql = f"SELECT {key}::bigint, {quote(table.cursor)}::timestamptz FROM {quote(table.name)}{where}"
+        sql = (
+            f"SELECT {key}::bigint, {self._instant(table, table.cursor)}"
+            f" FROM {quote(table.name)}{where}"
+        )
         schema = versions_schema(table)
         batches = list(self._copy(table, sql, schema))
         return pa.concat_tables(batches) if batches else schema.empty_table()
 
+    def bucket_checksums(self, table: TableConfig, width: int) -> dict[int, tuple[int, int]]:
+        sql = bucket_checksum_sql(
+            key=f"{quote(table.primary_key)}::bigint",
+            seconds=f"floor(extract(epoch FROM {self._instant(table, table.cursor)}))::bigint",
+            table=quote(table.name), width=width, divide="/",
+        )
+        try:
+            with self.conn.cursor() as cursor:
+                cursor.execute(sql)
+                rows = cursor.fetchall()
+        except psycopg2.Error as exc:
+            raise self._translate(table, exc) from exc
+        return {int(b): (int(c), int(h)) for b, c, h in rows}
+
     engine = "postgresql"
+
+    def _declared_types(self, table: TableConfig) -> dict[str, str]:
+        if table.name not in self._declared:
+            self.column_types(table)
+        return self._declared[table.name]
+
+    def _is_naive(self, table: TableConfig, column: str) -> bool:
+        return self._declared_types(table).get(column) == NAIVE_TIMESTAMP
+
+    def _instant(self, table: TableConfig, column: str) -> str:
+        """A timestamp column as timestamptz: zone-less ones read in the source time zone."""
+        if self._is_naive(table, column):
+            return f"({quote(column)} AT TIME ZONE {_literal(table.time_zone)})"
+        return f"{quote(column)}::timestamptz"
+
+    def _select_list(self, table: TableConfig) -> str:
+        return ", ".join(self._select(table, c) for c in table.source_columns)
+
+    def _select(self, table: TableConfig, column: ColumnConfig) -> str:
+        name = quote(column.name)
+        declared = self._declared_types(table).get(column.name, "")
+        if column.type == "timestamp":
+            return self._instant(table, column.name)
+        if column.type == "json" and declared == "ARRAY":
+            return f"to_json({name})::text"
+        if column.type == "bytes":
+            return f"encode({name}::bytea, 'hex')"
+        return f"{name}::{_SELECT_CASTS[column.family]}"
 
     def column_types(self, table: TableConfig) -> dict[str, str]:
         try:
@@ -136,10 +202,12 @@ class PostgresReader(SourceReader):
             raise SourceTableMissing(
                 self.instance, table.name, f"table does not exist in {self.safe_url}"
             )
-        return {str(name): str(kind) for name, kind in rows}
+        declared = {str(name): str(kind) for name, kind in rows}
+        self._declared[table.name] = declared
+        return declared
 
     def key_bounds(self, table: TableConfig) -> tuple[int, int, int] | None:
-        key = quote(table.primary_key)
+        key = quote(table.primary_key or "")
         row = self._execute(table, f"SELECT min({key}), max({key}), count(*) FROM {quote(table.name)}")
         low, high, count = row
         return None if count == 0 else (int(low), int(high), int(count))
@@ -172,9 +240,18 @@ class PostgresReader(SourceReader):
         producer.start()
         source = open(read_fd, "rb")  # noqa: SIM115 - closed in finally, maybe early
         finished = False
+        binary = [i for i, f in enumerate(schema) if pa.types.is_binary(f.type)]
+        parsed_schema = schema
+        for index in binary:  # read as the hex text `encode(col, 'hex')` gives
+            parsed_schema = parsed_schema.set(index, schema.field(index).with_type(pa.string()))
         try:
-            for batch in self._parse(source, schema):
-                yield pa.Table.from_batches([batch])
+            for batch in self._parse(source, parsed_schema):
+                part = pa.Table.from_batches([batch])
+                for index in binary:
+                    part = part.set_column(
+                        index, schema.field(index), hex_to_binary(part.column(index).combine_chunks())
+                    )
+                yield part
             finished = True
         except pa.ArrowException as exc:
             producer.join()
@@ -237,10 +314,8 @@ class PostgresReader(SourceReader):
         return SourceError(self.instance, table.name, f"{type(exc).__name__}: {exc}")
 
 
-def _select_list(table: TableConfig) -> str:
-    return ", ".join(
-        f"{quote(c.name)}::{_SELECT_CASTS[c.type]}" for c in table.source_columns
-    )
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _timestamp_literal(value: dt.datetime) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import sqlite3
+import zoneinfo
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +26,13 @@ from ingestion.errors import (
     SourceTableMissing,
     SourceUnavailable,
 )
-from ingestion.readers.base import IDS_PER_QUERY, SourceReader, rechunk, versions_schema
+from ingestion.readers.base import (
+    IDS_PER_QUERY,
+    SourceReader,
+    bucket_checksum_sql,
+    rechunk,
+    versions_schema,
+)
 from ingestion.readers.convert import Report, to_arrow
 from ingestion.schema import source_schema
 
@@ -65,21 +72,20 @@ class SqliteReader(SourceReader):
             self.conn.execute(f"SELECT {columns} FROM {quote(table.name)} LIMIT 0").fetchall()
 
     def read_changes(self, table: TableConfig, since: dt.datetime | None) -> Iterator[pa.Table]:
-        columns = ", ".join(quote(c.name) for c in table.source_columns)
-        sql = f"SELECT {columns} FROM {quote(table.name)}"
+        sql = f"SELECT {_select_list(table)} FROM {quote(table.name)}"
         params: tuple[str, ...] = ()
-        if since is not None:
+        if since is not None and table.cursor is not None and table.primary_key is not None:
             # A full read needs no order (nothing is resumed from its middle), and sorting a
             # whole table in SQLite costs more than reading it.
             sql += (
                 f" WHERE {quote(table.cursor)} >= ?"
                 f" ORDER BY {quote(table.cursor)}, {quote(table.primary_key)}"
             )
-            params = (sqlite_timestamp(since),)
+            params = (sqlite_timestamp(since, table.time_zone),)
         yield from rechunk(self._query(table, sql, params), table.chunk_rows)
 
     def read_rows(self, table: TableConfig, ids: Sequence[int]) -> Iterator[pa.Table]:
-        columns = ", ".join(quote(c.name) for c in table.source_columns)
+        columns = _select_list(table)
 
         def batches() -> Iterator[pa.Table]:
             for start in range(0, len(ids), IDS_PER_QUERY):
@@ -111,6 +117,22 @@ class SqliteReader(SourceReader):
             )
         return {_decoded(row[1]): _decoded(row[2]) for row in rows}
 
+    def bucket_checksums(
+        self, table: TableConfig, width: int
+    ) -> dict[int, tuple[int, int]] | None:
+        if table.time_zone != "UTC":
+            # strftime('%s') reads zone-less text as UTC; SQLite cannot apply another zone's
+            # rules, so this table is compared key by key instead.
+            return None
+        key, cursor = quote(table.primary_key), quote(table.cursor)
+        sql = bucket_checksum_sql(
+            key=key, seconds=f"CAST(strftime('%s', {cursor}) AS INTEGER)",
+            table=quote(table.name), width=width, divide="/",
+        )
+        with self._errors(table):
+            rows = self.conn.execute(sql).fetchall()
+        return {int(b): (int(c), int(h)) for b, c, h in rows}
+
     def key_bounds(self, table: TableConfig) -> tuple[int, int, int] | None:
         key = quote(table.primary_key)
         with self._errors(table):
@@ -128,7 +150,12 @@ class SqliteReader(SourceReader):
     ) -> Iterator[pa.Table]:
         schema = schema or source_schema(table)
         types = [_config_type(table, field.name) for field in schema]
-        key_index = schema.names.index(table.primary_key)
+        key_index = schema.names.index(table.primary_key) if table.has_key else None
+
+        def keys(columns: list[tuple[object, ...]]) -> Sequence[object]:
+            # Bad values are reported by key; a table without one by row number in the read.
+            return columns[key_index] if key_index is not None else _RowNumbers()
+
         fetch_rows = min(FETCH_ROWS, table.chunk_rows)
         with self._errors(table):
             cursor = self.conn.execute(sql, params)
@@ -141,7 +168,10 @@ class SqliteReader(SourceReader):
                         columns = list(zip(*rows, strict=True))
                         del rows
                         arrays = [
-                            to_arrow(values, kind, self._reporter(table, name, columns[key_index]))
+                            to_arrow(
+                                values, kind, self._reporter(table, name, keys(columns)),
+                                table.time_zone,
+                            )
                             for values, kind, name in zip(columns, types, schema.names, strict=True)
                         ]
                     yield pa.Table.from_arrays(arrays, schema=schema)
@@ -181,14 +211,31 @@ def quote(identifier: str) -> str:
     return "`" + identifier.replace("`", "``") + "`"
 
 
-def sqlite_timestamp(value: dt.datetime) -> str:
-    """The platform's text form of a UTC timestamp, for comparisons in SQL.
+def sqlite_timestamp(value: dt.datetime, time_zone: str = "UTC") -> str:
+    """The platform's text form of an instant (wall-clock time in `time_zone`, the zone its
+    zone-less text is in), for comparisons in SQL.
 
     Microseconds are written only when non-zero: '...:00' sorts before both '...:00' and
     '...:00.000000', so rows stored either way at exactly the bound are included."""
-    value = value.astimezone(dt.UTC)
+    value = value.astimezone(zoneinfo.ZoneInfo(time_zone))
     text = value.strftime("%Y-%m-%d %H:%M:%S")
     return f"{text}.{value.microsecond:06d}" if value.microsecond else text
+
+
+def _select_list(table: TableConfig) -> str:
+    # Decimals are read as SQLite's text of the stored value (exact for text and integers, the
+    # shortest round-trip form for a REAL) and parsed into decimal128 without a float.
+    return ", ".join(
+        f"CAST({quote(c.name)} AS TEXT)" if c.family == "decimal" else quote(c.name)
+        for c in table.source_columns
+    )
+
+
+class _RowNumbers:
+    """Stands in for the key column of a table without a primary key: reports name the row."""
+
+    def __getitem__(self, index: int) -> str:
+        return f"row {index + 1} of its batch"
 
 
 def _key_range(key: str, low: int | None, high: int | None) -> tuple[str, tuple[int, ...]]:

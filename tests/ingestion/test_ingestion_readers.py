@@ -101,8 +101,8 @@ def test_sqlite_errors_name_instance_table_and_cause(tmp_path: Path) -> None:
             reader.check_table(MESSAGES)
         with pytest.raises(SourceSchemaMismatch, match="instance fr, table contacts: no such column: language"):
             reader.check_table(CONTACTS)
-    with pytest.raises(SourceUnavailable, match="unsupported source mysql://"):
-        open_reader("fr", "mysql://host/db")
+    with pytest.raises(SourceUnavailable, match="unsupported source oracle://"):
+        open_reader("fr", "oracle://host/db")
 
 
 def test_versions_and_key_bounds(tmp_path: Path) -> None:
