@@ -27,28 +27,16 @@ from reference_platform.timeutil import zone
 Row = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Json:
-    """A jsonb value: written as JSON text (keys sorted, so output is byte-stable)."""
-
-    value: Any
-
-
-@dataclass(frozen=True)
-class PgArray:
-    """A PostgreSQL array value (text or enum elements), written as an array literal."""
-
-    items: tuple[str, ...]
-
-
 def copy_value(value: Any) -> Any:
-    """A Python value as text COPY (via reference_platform's copy_text) writes correctly."""
-    if isinstance(value, Json):
-        return json.dumps(value.value, sort_keys=True)
-    if isinstance(value, PgArray):
-        return "{" + ",".join(f'"{item}"' for item in value.items) + "}"
-    if isinstance(value, bytes):
-        return "\\x" + value.hex()
+    """A Python value as the text COPY and UPDATE parameters take: a dict is a jsonb document
+    (keys sorted, so output is byte-stable), a list or tuple a PostgreSQL array (plain words or
+    numbers only), bytes a bytea; psycopg2 reads jsonb back as dicts and bytea as memoryview."""
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, list | tuple):
+        return "{" + ",".join(f'"{item}"' for item in value) + "}"
+    if isinstance(value, bytes | memoryview):
+        return "\\x" + bytes(value).hex()
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime | Decimal | int):
@@ -169,6 +157,14 @@ class Store:
         else:
             spec.updated.discard(row_id)
             spec.deleted.add(row_id)
+
+    def forget(self, table: str, row: Row) -> None:
+        """Drop a row the database deletes by itself (ON DELETE CASCADE): nothing is written."""
+        spec = self.tables[table]
+        row_id = row["id"]
+        del spec.rows[row_id]
+        spec.updated.discard(row_id)
+        spec.inserted.discard(row_id)
 
     def flush(self, session: Session) -> dict[str, tuple[int, int, int]]:
         """Write the diff; returns (inserted, updated, deleted) per table."""

@@ -28,12 +28,13 @@ from decimal import Decimal
 from pathlib import Path
 
 from reference_platform.fakes import CATALOGUE, FIRST_NAMES, KIND_SUFFIX, LAST_NAMES, ORG_WORDS
-from reference_platform.randomness import derive_rng, stochastic_round
+from reference_platform.randomness import derive_rng
 from reference_platform.timeutil import next_month, zone
 from sample_platforms import cli
+from sample_platforms.activity import ActivityBase
 from sample_platforms.ofn.instances import INSTANCES, OfnInstance, get_instance
 from sample_platforms.runner import Platform
-from sample_platforms.store import Row, Store, stored_naive, unambiguous
+from sample_platforms.store import Row, Store
 
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")
 
@@ -89,14 +90,12 @@ def cents(value: Decimal) -> int:
     return int(value * 100)
 
 
-class OfnActivity:
+class OfnActivity(ActivityBase):
     """One generator run on one instance: mutates the loaded Store like the application."""
 
     def __init__(self, store: Store, instance_id: str, rng: random.Random, scale: float) -> None:
-        self.store = store
         self.instance: OfnInstance = get_instance(instance_id)
-        self.rng = rng
-        self.scale = scale
+        super().__init__(store, self.instance.stored_time_zone, rng, scale)
         self.catalogue = [(name, round(price * self.instance.price_factor))
                           for name, price in CATALOGUE]
         # Indexes kept in step with the store, so a slice never scans whole tables.
@@ -111,28 +110,6 @@ class OfnActivity:
         self.customers: dict[int, list[Row]] = defaultdict(list)
         for customer in store.rows("customers"):
             self.customers[customer["enterprise_id"]].append(customer)
-
-    # -- time ------------------------------------------------------------------------------
-
-    def stamp(self, instant: datetime) -> datetime:
-        """An instant as the naive value this instance stores."""
-        stored = self.instance.stored_time_zone
-        return stored_naive(unambiguous(instant, stored), stored)
-
-    def instant(self, stored: datetime) -> datetime:
-        return stored.replace(tzinfo=zone(self.instance.stored_time_zone))
-
-    def between(self, start: datetime, end: datetime) -> datetime:
-        span = (end - start).total_seconds()
-        return start + timedelta(microseconds=int(self.rng.random() * span * 1_000_000))
-
-    def happens(self, per_day: float, start: datetime, end: datetime) -> bool:
-        days = (end - start).total_seconds() / 86_400
-        return self.rng.random() < 1 - math.exp(-per_day * days)
-
-    def count(self, per_day: float, start: datetime, end: datetime) -> int:
-        days = (end - start).total_seconds() / 86_400
-        return stochastic_round(self.rng, per_day * days * self.scale)
 
     # -- entities ----------------------------------------------------------------------------
 
@@ -352,13 +329,6 @@ class OfnActivity:
         for order in self.pick(waiting, RETURN_RECEIVED_PER_DAY, start, end):
             self.update_order(order, state="returned", payment_state="credit_owed",
                               updated_at=self.later_stamp(order, start, end))
-
-    def pick(self, rows: list[Row], per_day: float, start: datetime,
-             end: datetime) -> list[Row]:
-        """A random subset of `rows`, each row taken at `per_day` (the count is drawn once)."""
-        days = (end - start).total_seconds() / 86_400
-        wanted = stochastic_round(self.rng, len(rows) * (1 - math.exp(-per_day * days)))
-        return self.rng.sample(rows, min(wanted, len(rows)))
 
     def later_stamp(self, row: Row, start: datetime, end: datetime) -> datetime:
         return self.stamp(self.between(max(self.instant(row["updated_at"]), start), end))

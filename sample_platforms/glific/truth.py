@@ -1,0 +1,184 @@
+"""The Glific oracle: the numbers the `glific` profile's marts must equal, computed in plain
+Python from the instance databases and `platforms/glific/seeds/glific_instances.csv` (each
+instance's own calendar). Glific's naive timestamps hold UTC (Ecto `utc_datetime`).
+
+Rules, with their edges:
+
+- Organizations. `timezone` NULL means Glific's default, Asia/Kolkata. A `timezone` that is not
+  a zone name (zoneinfo's list, which like Glific's Tzdata keeps aliases such as
+  Asia/Calcutta) quarantines the organization: it and its messages count nowhere, and it is
+  listed by `quarantined` with reason `invalid_time_zone`.
+- Messages. Direction is `flow`; a message without one is quarantined (`missing_direction`),
+  and so is one whose `organization_id` is not its contact's (`tenant_mismatch`: the schema
+  does not prevent it, and neither tenant may see it). Precedence: invalid_time_zone (of the
+  message's organization), missing_direction, tenant_mismatch.
+- Active contacts of an organization and month: distinct contacts with at least one inbound
+  message whose `inserted_at` falls in the month in the ORGANIZATION's zone (00:00:00 local on
+  the 1st belongs to the new month). Outbound messages (the bot talking) do not make anyone
+  active. The source keeps no history of deletes: an erased contact's messages are gone
+  (ON DELETE CASCADE), so it leaves the past months too; a soft-deleted organization keeps its
+  numbers until its data is wiped, then has none.
+- Message delivery of an organization and month (same local month of `inserted_at`): outbound
+  messages; delivered = `bsp_status` delivered or read; read; failed = `bsp_status` error;
+  rates = count / outbound, 4 decimals, half up; no outbound: the rates are None, not 0.
+  A status is the CURRENT one: a message delivered last month and read today counts as read.
+- New organizations per instance and month of `inserted_at` in the INSTANCE's zone (the
+  organization's own zone may be missing or invalid, and a tenant's month does not decide the
+  platform's count). Soft-deleted organizations still count in the month they joined;
+  quarantined ones do not.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import available_timezones
+
+from reference_platform.database import Database
+from reference_platform.timeutil import zone
+from sample_platforms.glific.instances import DEFAULT_ORGANIZATION_TIME_ZONE
+
+SEEDS_DIR = Path(__file__).resolve().parents[2] / "platforms" / "glific" / "seeds"
+RATE = Decimal("0.0001")
+Row = dict[str, Any]
+
+
+@cache
+def known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def instance_time_zones(seeds_dir: Path = SEEDS_DIR) -> dict[str, str]:
+    with (seeds_dir / "glific_instances.csv").open(newline="", encoding="utf-8") as handle:
+        return {r["instance_id"]: r["time_zone"] for r in csv.DictReader(handle)}
+
+
+def utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.replace(tzinfo=UTC)
+
+
+def local_month(instant: datetime, time_zone: str) -> date:
+    return instant.astimezone(zone(time_zone)).date().replace(day=1)
+
+
+def rate(part: int, whole: int) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(part) / Decimal(whole)).quantize(RATE, rounding=ROUND_HALF_UP)
+
+
+@dataclass
+class GlificSource:
+    instance_id: str
+    time_zone: str
+    organizations: dict[int, Row]  # valid organizations, with their effective zone
+    messages: list[Row]  # valid messages only
+    quarantined: list[Row]
+    created: list[datetime]  # inserted_at of every valid organization
+
+    @classmethod
+    def read(cls, instance_id: str, url: str, time_zones: Mapping[str, str]) -> GlificSource:
+        database = Database(url)
+        organizations: dict[int, Row] = {}
+        quarantined: list[Row] = []
+
+        def flag(table: str, row_id: int, org_id: int, reason: str) -> None:
+            quarantined.append({"instance_id": instance_id, "table_name": table,
+                                "row_id": row_id, "organization_id": org_id, "reason": reason})
+
+        bad_orgs: set[int] = set()
+        for org_id, time_zone, inserted in database.query(
+                "SELECT id, timezone, inserted_at FROM organizations ORDER BY id"):
+            effective = DEFAULT_ORGANIZATION_TIME_ZONE if time_zone is None else time_zone
+            if effective not in known_zones():
+                bad_orgs.add(org_id)
+                flag("organizations", org_id, org_id, "invalid_time_zone")
+            else:
+                organizations[org_id] = {"id": org_id, "time_zone": effective,
+                                         "inserted_at": utc(inserted)}
+        contact_org = dict(database.query("SELECT id, organization_id FROM contacts"))
+        messages = []
+        for message_id, org_id, contact_id, flow, bsp_status, inserted in database.query(
+                "SELECT id, organization_id, contact_id, flow::text, bsp_status::text, "
+                "inserted_at FROM messages ORDER BY id"):
+            if org_id in bad_orgs:
+                flag("messages", message_id, org_id, "invalid_time_zone")
+            elif flow is None:
+                flag("messages", message_id, org_id, "missing_direction")
+            elif contact_org.get(contact_id) != org_id:
+                flag("messages", message_id, org_id, "tenant_mismatch")
+            else:
+                messages.append({"id": message_id, "organization_id": org_id,
+                                 "contact_id": contact_id, "flow": flow,
+                                 "bsp_status": bsp_status, "inserted_at": utc(inserted)})
+        return cls(instance_id, time_zones[instance_id], organizations, messages, quarantined,
+                   [o["inserted_at"] for o in organizations.values()])
+
+    def month(self, message: Row) -> date:
+        org = self.organizations[message["organization_id"]]
+        return local_month(message["inserted_at"], org["time_zone"])
+
+
+def active_contacts_by_organization_month(sources: Iterable[GlificSource]) -> list[Row]:
+    rows = []
+    for source in sources:
+        active: dict[tuple[int, date], set[int]] = defaultdict(set)
+        for message in source.messages:
+            if message["flow"] == "inbound":
+                active[(message["organization_id"], source.month(message))].add(
+                    message["contact_id"])
+        rows += [{"instance_id": source.instance_id, "organization_id": o, "month_start": m,
+                  "active_contacts": len(c)} for (o, m), c in active.items()]
+    return sorted(rows, key=lambda r: (r["instance_id"], r["organization_id"], r["month_start"]))
+
+
+def message_delivery_by_organization_month(sources: Iterable[GlificSource]) -> list[Row]:
+    rows = []
+    for source in sources:
+        counts: dict[tuple[int, date], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for message in source.messages:
+            bucket = counts[(message["organization_id"], source.month(message))]
+            bucket[message["flow"]] += 1
+            if message["flow"] == "outbound":
+                bucket[message["bsp_status"]] += 1
+        for (org_id, month), c in counts.items():
+            outbound, delivered = c["outbound"], c["delivered"] + c["read"]
+            rows.append({
+                "instance_id": source.instance_id, "organization_id": org_id,
+                "month_start": month, "inbound_messages": c["inbound"],
+                "outbound_messages": outbound, "delivered_messages": delivered,
+                "read_messages": c["read"], "failed_messages": c["error"],
+                "delivery_rate": rate(delivered, outbound), "read_rate": rate(c["read"], outbound),
+                "failure_rate": rate(c["error"], outbound),
+            })
+    return sorted(rows, key=lambda r: (r["instance_id"], r["organization_id"], r["month_start"]))
+
+
+def new_organizations_by_month(sources: Iterable[GlificSource]) -> list[Row]:
+    counts: dict[tuple[str, date], int] = defaultdict(int)
+    for source in sources:
+        for inserted in source.created:
+            counts[(source.instance_id, local_month(inserted, source.time_zone))] += 1
+    return [{"instance_id": i, "month_start": m, "new_organizations": n}
+            for (i, m), n in sorted(counts.items())]
+
+
+def compute_truth(urls: Mapping[str, str],
+                  seeds_dir: Path = SEEDS_DIR) -> dict[str, list[Row]]:
+    """Every number of the glific profile for the instances at `urls` ({instance_id: url})."""
+    zones = instance_time_zones(seeds_dir)
+    sources = [GlificSource.read(i, url, zones) for i, url in sorted(urls.items())]
+    return {
+        "active_contacts_by_organization_month": active_contacts_by_organization_month(sources),
+        "message_delivery_by_organization_month": message_delivery_by_organization_month(sources),
+        "new_organizations_by_month": new_organizations_by_month(sources),
+        "quarantined": sorted((q for s in sources for q in s.quarantined),
+                              key=lambda q: (q["instance_id"], q["table_name"], q["row_id"])),
+    }
