@@ -217,18 +217,18 @@ def create_app(
     async def statement(request: Request, user: SessionUser) -> Response:
         month = request.path_params.get("month")
         if month is not None and not MONTH.match(month):
-            raise HTTPException(404, f"no statement for {month!r}: months are written YYYY-MM")
+            raise HTTPException(404, "no such statement: months are written YYYY-MM")
         document = await run_in_threadpool(
             pages.statement_document, settings, warehouse, user.tenant_id, month
         )
         if document is None:
-            raise HTTPException(404, f"no statement for {month or 'any month'}")
+            raise HTTPException(404, f"no statement for {month}" if month else "no billed month yet")
         return HTMLResponse(document)
 
     async def export_files(request: Request, user: SessionUser) -> Response:
         fmt = request.path_params["fmt"]
         if fmt not in downloads.FORMATS:
-            raise HTTPException(404, f"no export format {fmt!r}")
+            raise HTTPException(404, f"no such export format ({', '.join(downloads.FORMATS)})")
         files = await run_in_threadpool(
             downloads.tenant_export, settings, warehouse, user.tenant_id, fmt
         )
@@ -237,13 +237,13 @@ def create_app(
     async def export_file(request: Request, user: SessionUser) -> Response:
         fmt, name = request.path_params["fmt"], request.path_params["name"]
         if fmt not in downloads.FORMATS:
-            raise HTTPException(404, f"no export format {fmt!r}")
+            raise HTTPException(404, f"no such export format ({', '.join(downloads.FORMATS)})")
         files = await run_in_threadpool(
             downloads.tenant_export, settings, warehouse, user.tenant_id, fmt
         )
         found = downloads.find_file(files, name)
         if found is None:
-            raise HTTPException(404, f"your {fmt} export has no file {name!r}")
+            raise HTTPException(404, f"your {fmt} export has no such file")
         return FileResponse(found, media_type=downloads.media_type(found), filename=found.name)
 
     # --- operator pages -----------------------------------------------------------------------
