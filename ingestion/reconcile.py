@@ -148,11 +148,12 @@ def differences(
     exclude: pa.Array | None = None,
     range_rows: int = RANGE_ROWS,
     stats: BucketStats | None = None,
-    bucket_rows: int = BUCKET_ROWS,
+    bucket_rows: int | None = None,
 ) -> Iterator[Differences]:
     """Differences range by range (each range read from both sides, then released), reading
     only the ranges of buckets whose count or checksum differ."""
     stats = stats if stats is not None else BucketStats()
+    bucket_rows = bucket_rows or BUCKET_ROWS
     bounds = reader.key_bounds(table)
     ranges = key_ranges(bounds, range_rows)
     if bounds is not None:
