@@ -1,0 +1,105 @@
+"""Login throttling, the session secret and `warehouse serve`'s refusals (no browser needed:
+plain HTTP against the app served by uvicorn)."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import re
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tenant_warehouse import cli
+from tenant_warehouse.settings import Settings
+from tenant_warehouse.web.app import create_app
+from tenant_warehouse.web.security import DashboardConfigError, session_secret
+from tests.web.conftest import DashboardWarehouse, running
+
+
+class Client:
+    """A cookie-keeping HTTP client that does not follow redirects."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect()
+        )
+
+    def request(self, path: str, form: dict[str, str] | None = None) -> tuple[int, str]:
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        try:
+            with self.opener.open(f"{self.base}{path}", data=data, timeout=30) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def log_in(self, login: str, password: str) -> tuple[int, str]:
+        _, page = self.request("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token, page[:500]
+        return self.request("/login", {"csrf_token": token[1], "login": login, "password": password})
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def test_repeated_failures_lock_the_login_out(dashboard_warehouse: DashboardWarehouse) -> None:
+    # Its own app: the failures below must not lock the address out of the shared server.
+    wh = dashboard_warehouse
+    with running(create_app(wh.settings, "duckdb")) as url:
+        client = Client(url)
+        for _ in range(5):
+            status, page = client.log_in(wh.tenant_a.login, "not-the-password")
+            assert status == 401 and "Wrong login or password." in page
+        # Now even the right password waits: a guesser cannot tell when it found it.
+        status, page = client.log_in(wh.tenant_a.login, wh.tenant_a.password)
+        assert status == 429 and re.search(r"Too many failed logins; try again in \d+ s\.", page)
+        status, _ = client.log_in(wh.tenant_b.login, wh.tenant_b.password)  # same address
+        assert status == 429
+        assert client.request("/api/dashboard")[0] == 401
+
+
+def test_session_secret_is_generated_private_or_taken_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(home=tmp_path)
+    monkeypatch.delenv("TW_DASHBOARD_SECRET", raising=False)
+    secret = session_secret(settings)
+    path = tmp_path / "dashboard_secret"
+    assert len(secret) == 64 and path.stat().st_mode & 0o777 == 0o600
+    assert session_secret(settings) == secret  # kept: sessions survive nothing else
+    path.chmod(0o644)
+    with pytest.raises(DashboardConfigError, match="readable by others"):
+        session_secret(settings)
+    monkeypatch.setenv("TW_DASHBOARD_SECRET", "short")
+    with pytest.raises(DashboardConfigError, match="TW_DASHBOARD_SECRET is 5 characters long"):
+        session_secret(settings)
+    monkeypatch.setenv("TW_DASHBOARD_SECRET", "x" * 40)
+    assert session_secret(settings) == "x" * 40
+
+
+def test_serve_refuses_what_it_cannot_do(
+    dashboard_warehouse: DashboardWarehouse, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("TW_HOME", str(dashboard_warehouse.settings.home))
+    monkeypatch.setenv("TW_WAREHOUSE", "bigquery")  # argparse checks --warehouse, not defaults
+    assert cli.main(["serve"]) == 2
+    assert "--warehouse bigquery: the dashboard reads a DuckDB or PostgreSQL" in capsys.readouterr().out
+    monkeypatch.delenv("TW_WAREHOUSE")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert cli.main(["serve", "--port", str(port)]) == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().out
+    monkeypatch.setenv("TW_DUCKDB_PATH", str(tmp_path / "missing.duckdb"))
+    assert cli.main(["serve"]) == 2
+    out = capsys.readouterr().out
+    assert "missing.duckdb does not exist yet" in out and "Traceback" not in out
