@@ -8,23 +8,56 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
-from rich.console import Console
 from rich_argparse import RichHelpFormatter
 
 from ingestion.errors import IngestionLocked
-from tenant_warehouse.settings import INSTANCES, Settings
+from tenant_warehouse.monitoring.output import make_console
+from tenant_warehouse.settings import Settings
+from tenant_warehouse.tenants.errors import TenantAccessError, TenantError
 
-console = Console()
+console = make_console()  # plain, complete lines when not on a terminal
 WAREHOUSE_CHOICES = ("duckdb", "postgres", "bigquery")
 # sysexits EX_TEMPFAIL: another run holds the lock; try again later.
 EXIT_LOCKED = 75
 
 
+def _names(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
 def _instances(value: str | None) -> list[str]:
-    if not value:
-        return list(INSTANCES)
-    return [item.strip() for item in value.split(",") if item.strip()]
+    """--instances checked against the ingestion config (ConfigError names an unknown one);
+    none given: every instance the config lists (there is no other list of instances)."""
+    from ingestion.config import load_config
+
+    return load_config().select_instances(_names(value) or None)
+
+
+class _Parser(argparse.ArgumentParser):
+    """A command-line mistake is one line on stderr and exit code 2 (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+        sys.exit(2)
+
+
+def _check_selection(args: argparse.Namespace) -> None:
+    """Refuse unknown instances and tables before anything runs: no lock taken, no run-log
+    row, no row count, no alert (ConfigError names the file, the key and what is configured)."""
+    names = {"instances": _names(getattr(args, "instances", None)),
+             "tables": _names(getattr(args, "tables", None))}
+    table = getattr(args, "table", None)
+    if isinstance(table, str):
+        names["tables"].append(table)
+    if not names["instances"] and not names["tables"]:
+        return
+    from ingestion.config import load_config
+
+    config = load_config()
+    config.select_instances(names["instances"] or None)
+    config.select_tables(names["tables"] or None)
 
 
 def _use_postgres_sources() -> None:
@@ -68,7 +101,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     report = operations.ingest(
         settings, args.warehouse, _instances(args.instances),
-        tables=_instances(args.tables) if args.tables else None, reconcile=args.reconcile,
+        tables=_names(args.tables) or None, reconcile=args.reconcile,
     )
     return 0 if report.ok else 1
 
@@ -111,7 +144,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
     return print_status(
         settings, args.warehouse, instances=_instances(args.instances) if args.instances else None,
-        tables=_instances(args.tables) if args.tables else None, tenant=args.tenant,
+        tables=_names(args.tables) or None, tenant=args.tenant,
     )
 
 
@@ -214,6 +247,24 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     )
 
 
+def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
+    from tenant_warehouse.dbt_runner import generate_docs, serve_docs
+    from tenant_warehouse.monitoring.journal import warehouse_write
+
+    # dbt reads the warehouse's catalog (DuckDB: opens the file): not during a build.
+    with warehouse_write(settings, "docs") as write:
+        result, site = generate_docs(settings, args.warehouse)
+        write.ok = result.ok
+    if not result.ok:
+        console.print("[red]dbt docs generate failed[/red] (its output is above)")
+        return 1
+    console.print(f"dbt docs generated in [bold]{site}[/bold] (index.html, manifest.json, catalog.json)")
+    if args.no_serve:
+        return 0
+    console.print(f"serving on http://{args.host}:{args.port} (Ctrl-C to stop)")
+    return 0 if serve_docs(settings, args.warehouse, args.host, args.port).ok else 1
+
+
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from tenant_warehouse.bench import config_from_args, print_result, run_bench
 
@@ -223,6 +274,15 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # --- parser -----------------------------------------------------------------------------------
+
+
+def _add_config(parser: argparse.ArgumentParser, default: object = argparse.SUPPRESS) -> None:
+    # SUPPRESS on subcommands: `warehouse --config X ingest` and `warehouse ingest --config X`
+    # both work (a subcommand's default would otherwise erase the value given before it).
+    parser.add_argument(
+        "--config", metavar="PATH", default=default,
+        help="ingestion config (instances, tables); default: $TW_CONFIG, else ingestion/tables.yml",
+    )
 
 
 def _add_common(parser: argparse.ArgumentParser, warehouse: bool = True) -> None:
@@ -240,7 +300,7 @@ def _add_common(parser: argparse.ArgumentParser, warehouse: bool = True) -> None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="warehouse",
         description="tenant_warehouse: keep a warehouse in sync with multi-tenant platforms.",
         formatter_class=RichHelpFormatter,
@@ -333,6 +393,12 @@ def build_parser() -> argparse.ArgumentParser:
             cmd_lint_sql)
     command("check-bigquery", "Compile the project for BigQuery offline and check the SQL.",
             cmd_check_bigquery)
+    docs = command("docs", "Generate the dbt docs (models, columns, metric definitions, "
+                   "lineage) and serve them.", cmd_docs)
+    _add_common(docs)
+    docs.add_argument("--no-serve", action="store_true", help="generate only")
+    docs.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    docs.add_argument("--port", type=int, default=8080, help="port to serve on (default 8080)")
     serve = command("serve", "Serve the tenant dashboard: a tenant logs in and sees its own "
                     "numbers, statements and dumps; an operator sees every instance.", cmd_serve)
     serve.add_argument("--warehouse", choices=("duckdb", "postgres"),
@@ -355,29 +421,67 @@ def build_parser() -> argparse.ArgumentParser:
     exports_commands.add_statements_arguments(command(
         "statements", "Billing statements per organization and month: an accounting CSV and a "
         "printable HTML statement each.", exports_commands.cmd_statements))  # fmt: skip
+    from tenant_warehouse.tenants import commands as tenants_commands
+
+    tenants_commands.add_arguments(command(
+        "tenants", "Tenants' SQL endpoint (PostgreSQL schema `tenant`): grant, revoke, list, "
+        "sync, apply, operator.", tenants_commands.cmd_tenants))  # fmt: skip
     bench = command("bench", "Benchmark: extraction vs COPY and dlt, incremental cycles vs delta "
                     "size, freshness in watch mode, ingestion peak memory.", cmd_bench)
     from tenant_warehouse.bench import add_arguments as add_bench_arguments
 
     add_bench_arguments(bench)
+    _add_config(parser, default=None)
+    for sub in commands.choices.values():
+        if "--config" not in sub._option_string_actions:
+            _add_config(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from ingestion.config import CONFIG_ENV, ConfigError
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "config", None):
+        # Every part (ingestion, status, alerts, rerun) reads the config through TW_CONFIG.
+        os.environ[CONFIG_ENV] = str(Path(args.config).resolve())
+    try:
+        if getattr(args, "config", None):
+            from ingestion.config import load_config
+
+            load_config()  # a file named on the command line is checked whatever the command
+        _check_selection(args)
+    except ConfigError as exc:
+        return _user_error(exc)
     if getattr(args, "source", None) == "postgres":
         _use_postgres_sources()
     settings = Settings.from_env()
     try:
         return int(args.handler(args, settings))
+    except ConfigError as exc:
+        return _user_error(exc)
     except IngestionLocked as exc:
         # Another run holds the lock: refused, nothing done; a scheduler can retry later.
         console.print(f"[red]refused:[/red] {exc}", highlight=False, soft_wrap=True)
         return EXIT_LOCKED
+    except TenantError as exc:
+        # A user mistake (unknown tenant, bad tenants.yml or catalog): one line, exit 2.
+        console.print(f"[red]{exc}[/red]", highlight=False, soft_wrap=True)
+        return 2
+    except TenantAccessError as exc:
+        console.print(f"[red]{exc}[/red]", highlight=False, soft_wrap=True)
+        return 1
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]")
         return 130
+
+
+def _user_error(exc: Exception) -> int:
+    """A configuration or selection mistake: one plain line naming file, key and cause; exit 2."""
+    message = " ".join(str(exc).split())
+    sys.stderr.write(f"error: {message}\n")
+    return 2
 
 
 if __name__ == "__main__":

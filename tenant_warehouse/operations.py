@@ -7,13 +7,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from tenant_warehouse.dbt_runner import run_dbt
-from tenant_warehouse.settings import INSTANCES, Settings
+from tenant_warehouse.monitoring.journal import current_command, exclusive, warehouse_write
+from tenant_warehouse.monitoring.output import make_console
+from tenant_warehouse.settings import Settings
 
-console = Console()
+console = make_console()  # plain, complete lines when not on a terminal
 
 
 def _progress() -> Progress:
@@ -69,6 +70,7 @@ def simulate_platform(
             progress.update(task, completed=ticks, description=f"simulated {instance}: {summary}")
 
 
+@exclusive("ingest")
 def ingest(
     settings: Settings,
     warehouse: str,
@@ -98,24 +100,38 @@ def ingest(
 def _print_ingestion_report(report: Any, seconds: float) -> None:
     from rich.table import Table
 
+    from tenant_warehouse.monitoring.output import clip
+
+    # "read" counts what the source returned (an incremental read includes the lag window it
+    # re-reads), "loaded" the new or changed versions written; reconciliation passes are their
+    # own lines. Errors (failed lines) and notes (schema changes, skipped passes) are apart.
     table = Table(title="ingestion", show_lines=False)
-    for column in ("instance", "table", "status", "extracted", "deleted", "error"):
-        table.add_column(column)
+    for column in ("instance", "table", "pass", "status", "read", "loaded", "deleted", "error",
+                   "note"):  # fmt: skip
+        table.add_column(column, justify="right" if column in ("read", "loaded", "deleted") else "left")
     for record in report.records:
-        colour = "green" if record.status == "success" else "red"
+        colour = {"success": "green", "skipped": "dim"}.get(record.status, "red")
+        message = record.error_message or ""
+        failed = record.status == "failed"
         table.add_row(
-            record.instance_id, record.table_name, f"[{colour}]{record.status}[/{colour}]",
-            f"{record.rows_extracted:,}", f"{record.rows_deleted or 0:,}",
-            (record.error_message or "")[:80],
-        )
+            record.instance_id, record.table_name,
+            "reconciliation" if record.is_reconciliation else "incremental",
+            f"[{colour}]{record.status}[/{colour}]", f"{record.rows_extracted:,}",
+            f"{record.rows_loaded:,}", f"{record.rows_deleted or 0:,}",
+            clip(console, message, 80) if failed else "", "" if failed else clip(console, message, 60),
+        )  # fmt: skip
     console.print(table)
     rate = report.rows_extracted / seconds if seconds else 0.0
     console.print(
-        f"ingested {report.rows_extracted:,} rows in {seconds:.1f} s ({rate:,.0f} rows/s)"
+        f"read {report.rows_extracted:,} rows in {seconds:.1f} s ({rate:,.0f} rows/s), "
+        f"loaded {report.rows_loaded:,} new or changed, deleted {report.rows_deleted:,}"
         + ("" if report.ok else " [red]with failures[/red]")
     )
+    for error in getattr(report, "errors", []):
+        console.print(f"[red]error:[/red] {error}", highlight=False)
 
 
+@exclusive("build")
 def build(
     settings: Settings, warehouse: str, select: list[str] | None = None,
     args: list[str] | None = None,
@@ -136,7 +152,18 @@ def build(
         from tenant_warehouse.cycle_build import forget_builds
 
         forget_builds(settings)
+    _refresh_tenant_access(settings, warehouse)
     return result.ok
+
+
+def _refresh_tenant_access(settings: Settings, warehouse: str, only_if_broken: bool = False) -> None:
+    """dbt replaced marts (and dropped the tenant views or BigQuery policies with them):
+    re-apply now; TenantAccessError propagates so the cycle alerts on it (tenants/after_build.py)."""
+    from tenant_warehouse.tenants.after_build import refresh_tenant_access
+
+    note = refresh_tenant_access(settings, warehouse, only_if_broken=only_if_broken)
+    if note:
+        console.print(f"[dim]tenant access: {note}[/dim]", highlight=False)
 
 
 # --- monitored cycle: ingest -> row counts -> freshness -> build -> alerts ---------------------
@@ -202,9 +229,9 @@ def send_alerts(
     return evaluate_and_send(settings, warehouse, cycle_errors=cycle_errors or [])
 
 
-# One cycle at a time per TW_HOME (ingestion has its own lock, ingestion/lock.py): a second
-# `warehouse run` is refused instead of building the warehouse twice at once.
-CYCLE_LOCK_FILE = "cycle.lock"
+# Cycles take the one warehouse lock (ingestion.lock.WAREHOUSE_LOCK_FILE), like every command
+# that writes the warehouse; the old name is kept for callers.
+CYCLE_LOCK_FILE = "warehouse.lock"
 
 
 def run_cycle(
@@ -214,13 +241,15 @@ def run_cycle(
     """One monitored cycle. Every step runs even when an earlier one failed (a failed ingestion
     still gets its row counts, build and alerts); a step that crashes is an alert itself.
 
-    Raises IngestionLocked, before doing anything, when another cycle holds the cycle lock, and
+    Raises IngestionLocked, before doing anything, when another command that writes the
+    warehouse (a cycle, `warehouse build`, `ingest`, ...) holds the warehouse lock, and
     when another ingestion run (`warehouse ingest`, a rerun) is loading: building on top of a
     running load is refused too, so the cycle stops there."""
-    from ingestion.lock import RunLock
-
-    with RunLock(settings.home / CYCLE_LOCK_FILE, what="cycle (warehouse run)"):
-        return _run_cycle(settings, warehouse, instances, full_build)
+    # The one warehouse lock (a manual build, an ingest, another cycle: refused, exit 75) and
+    # the journal entry that records the cycle outside the warehouse (monitoring/journal.py).
+    with warehouse_write(settings, "run") as write:
+        write.ok = _run_cycle(settings, warehouse, instances, full_build)
+        return write.ok
 
 
 def cycle_build(settings: Settings, warehouse: str, full: bool = False) -> bool:
@@ -231,6 +260,8 @@ def cycle_build(settings: Settings, warehouse: str, full: bool = False) -> bool:
     plan = plan_build(settings, warehouse, load_config().tables, full=full)
     console.print(f"[dim]build plan: {plan.reason}[/dim]")
     if plan.skip:
+        # A dbt run outside the cycle (an engineer's `dbt build`) may have dropped tenant views.
+        _refresh_tenant_access(settings, warehouse, only_if_broken=True)
         return True
     ok = build(settings, warehouse, args=plan.args)
     record_build(settings, plan, ok)
@@ -245,9 +276,15 @@ def _run_cycle(
 
     errors: list[CycleError] = []
     ok = True
+    write = current_command()  # the journal entry of this cycle (monitoring/journal.py)
+    for gone in write.interrupted if write else []:
+        # A cycle killed mid-way (kill -9, OOM): recorded now, alerted by this cycle.
+        console.print(f"[red]previous command interrupted:[/red] {gone.describe()}", highlight=False)
 
     def step(name: str, action: Any) -> Any:
         nonlocal ok
+        if write:
+            write.step(name)
         try:
             return action()
         except IngestionLocked:
@@ -256,23 +293,42 @@ def _run_cycle(
             ok = False
             message = f"{type(exc).__name__}: {exc}"
             errors.append(CycleError(name, message))
+            if write:
+                write.errors.append(f"{name}: {message}")
             console.print(f"[red]{name} crashed:[/red] {message}")
             return None
 
     console.rule("[bold]ingest")
     report = step("ingest", lambda: ingest(settings, warehouse, instances))
     ok = ok and bool(report is not None and report.ok)
+    for error in getattr(report, "errors", None) or []:
+        # Run-level failures (the warehouse unreachable, the run log not written) are in no
+        # run-log row: the cycle alerts them itself.
+        errors.append(CycleError("ingest", error))
+        if write:
+            write.errors.append(f"ingest: {error}")
     step("row counts", lambda: record_row_counts(settings, warehouse, instances, report))
     console.rule("[bold]build")
     step("freshness", lambda: check_freshness(settings, warehouse))
     built = step("build", lambda: cycle_build(settings, warehouse, full_build))
     ok = ok and bool(built)
     console.rule("[bold]alerts")
+    if write:
+        write.step("alerts")
     try:
         send_alerts(settings, warehouse, errors)
+        if write:
+            write.recorded = True  # this cycle's errors are in the warehouse's alert log
     except Exception as exc:
         ok = False
         console.print(f"[red]alerts crashed:[/red] {type(exc).__name__}: {exc}")
+        if write:
+            # The warehouse cannot take the alert: send it now; the journal keeps it until an
+            # evaluation can record it there.
+            from tenant_warehouse.monitoring.alerts import notify_unrecorded
+
+            write.errors.append(f"alerts: {type(exc).__name__}: {exc}")
+            write.alerted = notify_unrecorded(errors, f"{type(exc).__name__}: {exc}")
     if warehouse in ("duckdb", "postgres") and built:
         # Tenant dumps due after a cycle (deliveries.yml); never fails the cycle, alerts itself.
         from tenant_warehouse.exports.delivery import deliver_after_cycle
@@ -282,6 +338,7 @@ def _run_cycle(
     return ok
 
 
+@exclusive("reload")
 def reload(
     settings: Settings,
     warehouse: str,
@@ -313,9 +370,12 @@ def reload(
     return ok
 
 
+@exclusive("demo")
 def demo(settings: Settings, warehouse: str, scale: float, seed: int) -> bool:
     """First run: generate and load everything. Later runs: advance the platform, load the delta."""
-    instances = list(INSTANCES)
+    from ingestion.config import load_config
+
+    instances = list(load_config().instances_of_kind("database"))
     first_run = not all(source_exists(settings, instance) for instance in instances)
     if first_run:
         console.rule("[bold]1. generate the reference platform")

@@ -16,6 +16,8 @@ from tenant_warehouse.tenants.ids import normalize_tenant_id
 
 PATH_ENV = "TW_TENANTS_FILE"
 DEFAULT_PATH = PROJECT_DIR / "tenants.yml"
+# Committed example (demo tenants); `warehouse check-bigquery` compiles it when no tenants.yml.
+EXAMPLE_PATH = PROJECT_DIR / "tenants.example.yml"
 WRITER_ENV = "TW_BQ_WRITER"
 # BigQuery IAM members a row access policy may grant to.
 GRANTEE = re.compile(r"^(user|group|serviceAccount|domain):[A-Za-z0-9@._+-]+$")

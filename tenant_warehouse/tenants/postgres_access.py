@@ -99,9 +99,11 @@ def ensure_foundation(cursor: Any) -> None:
     owner, database = cursor.fetchone()
     if owner.startswith(ROLE_PREFIX) or owner == GROUP_ROLE:
         raise TenantAccessError(f"role {owner}: a tenant role may not own or build the warehouse")
-    cursor.execute("select 1 from pg_roles where rolname = %s", (GROUP_ROLE,))
-    if cursor.fetchone() is None:
-        cursor.execute(_sql("create role {} nologin noinherit", GROUP_ROLE))
+    # Roles are cluster-wide: another warehouse database may be creating the group right now.
+    cursor.execute(
+        f"do $$ begin create role {GROUP_ROLE} nologin noinherit; "
+        "exception when duplicate_object or unique_violation then null; end $$"
+    )
     cursor.execute(_sql("create schema if not exists {}", ACCESS_SCHEMA))
     cursor.execute(_sql("revoke all on schema {} from public", ACCESS_SCHEMA))
     cursor.execute(
@@ -327,3 +329,14 @@ def granted_roles() -> list[TenantRole]:
             )
         )
         return [TenantRole(*row) for row in cursor.fetchall()]
+
+
+def views_in_place(settings: Settings) -> bool:
+    """Every catalog relation has its view in schema `tenant` (cheap, no locks)."""
+    wanted = {relation.name for relation in tenant_relations(settings)}
+    with owner_connection() as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "select table_name from information_schema.views where table_schema = %s",
+            (TENANT_SCHEMA,),
+        )
+        return wanted <= {name for (name,) in cursor.fetchall()}
