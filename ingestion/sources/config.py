@@ -26,6 +26,7 @@ that names the file and the dotted key, like every other config mistake:
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,7 +51,8 @@ PAGINATOR_TYPES = {
 _SPREADSHEET_KEYS = {"path", "tables"}
 _SHEET_TABLE_KEYS = {"file", "sheet", "header_row", "delimiter", "encoding"}
 _REST_KEYS = {"base_url", "auth", "api_key_name", "paginator", "tables", "headers"}
-_ENDPOINT_KEYS = {"path", "params", "data_selector", "paginator", "incremental", "deleted_flag"}
+_ENDPOINT_KEYS = {"path", "params", "data_selector", "paginator", "incremental", "deleted_flag",
+                  "fields"}
 _INCREMENTAL_KEYS = {"param", "cursor", "initial_value", "format"}
 _INCREMENTAL_FORMATS = ("iso8601", "unix", "date_time")
 _PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-\[\]]*$")
@@ -79,7 +81,8 @@ class Incremental:
     """Query parameter sent with the last cursor seen (e.g. updated_since)."""
     cursor: str
     """Field of each item holding its change time (e.g. update_time)."""
-    initial_value: str = "1970-01-01T00:00:00Z"
+    initial_value: str | None = None
+    """Oldest change to ask for on a first run (ISO 8601); None: the whole listing."""
     format: str = "iso8601"
     """How the parameter is written: iso8601 (2026-12-01T10:00:00Z), date_time
     (2026-12-01 10:00:00, Pipedrive's form) or unix (seconds)."""
@@ -94,6 +97,9 @@ class Endpoint:
     incremental: Incremental | None = None
     deleted_flag: str | None = None
     """Item field that is true for an item the API reports as deleted: its row is deleted."""
+    fields: Mapping[str, str] = field(default_factory=dict)
+    """Column -> dotted path in the item (`org_id.value`, `email.0.value`); default: the
+    column's own name."""
 
 
 @dataclass(frozen=True)
@@ -206,8 +212,13 @@ def validate_rest_api(name: str, spec: dict[str, Any], key: str, where: Any) -> 
         deleted_flag = entry.get("deleted_flag")
         if deleted_flag is not None and not isinstance(deleted_flag, str):
             raise where.error(f"{tkey}.deleted_flag", "expected the item field's name")
+        fields = where.mapping(entry.get("fields") or {}, f"{tkey}.fields", None)
+        for column, item_path in fields.items():
+            if not isinstance(item_path, str) or not item_path:
+                raise where.error(f"{tkey}.fields.{column}", "expected a dotted path such as org_id.value")
         tables[table] = Endpoint(
             path=path,
+            fields=dict(fields),
             data_selector=selector,
             params=dict(params),
             paginator=_paginator(entry.get("paginator"), f"{tkey}.paginator", where),
@@ -259,9 +270,15 @@ def _incremental(value: Any, key: str, where: Any) -> Incremental | None:
             f"{key}.format", f"unknown format {fmt!r} (expected one of "
             f"{', '.join(_INCREMENTAL_FORMATS)})"
         )
-    initial = spec.get("initial_value", "1970-01-01T00:00:00Z")
-    if not isinstance(initial, str):
-        raise where.error(f"{key}.initial_value", "expected an ISO 8601 timestamp text")
+    initial = spec.get("initial_value")
+    if initial is not None:
+        try:
+            dt.datetime.fromisoformat(str(initial))
+        except ValueError:
+            raise where.error(
+                f"{key}.initial_value", f"expected an ISO 8601 timestamp, got {initial!r}"
+            ) from None
+        initial = str(initial)
     return Incremental(param=spec["param"], cursor=spec["cursor"], initial_value=initial,
                        format=fmt)
 
@@ -308,6 +325,22 @@ def claim_tables(
                     f"no table {table!r} under `tables:` (declare its columns and types there)",
                 )
             claimed.setdefault(table, []).append(name)
+    for name, instance in instance_configs.items():
+        if getattr(instance, "kind", "") != "rest_api":
+            continue
+        for table in declared_tables(instance):
+            spec = tables[table]
+            if spec.primary_key is None or spec.cursor is None:
+                raise where.error(
+                    f"tables.{table}", f"served by the REST API instance {name}: needs a primary "
+                    "key and a cursor (the item's change time), not none"
+                )
+            unknown = sorted(set(options_of(instance).tables[table].fields) - {c.name for c in spec.columns})
+            if unknown:
+                raise where.error(
+                    f"instances.{name}.tables.{table}.fields",
+                    f"not columns of table {table}: {', '.join(unknown)}",
+                )
     result = dict(tables)
     for table, holders in claimed.items():
         explicit = "instances" in (raw_tables.get(table) or {})
