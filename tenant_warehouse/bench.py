@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tenant_warehouse.settings import INSTANCES, PROJECT_DIR, Settings
+from tenant_warehouse.settings import PROJECT_DIR, Settings
 
 DEFAULT_DELTAS = (0.001, 0.01, 0.1)
 PARTS = ("cycles", "extraction", "freshness")
@@ -57,7 +57,8 @@ class BenchConfig:
     deltas: tuple[float, ...] = DEFAULT_DELTAS
     seed: int = 1
     warehouse: str = "duckdb"
-    instances: tuple[str, ...] = INSTANCES
+    # Default: every database instance of the ingestion config.
+    instances: tuple[str, ...] = field(default_factory=lambda: _configured_instances())
     results_dir: Path | None = None
     generator: str = "amplify"  # or "full": the real generator at every size
     parts: tuple[str, ...] = PARTS  # what to measure (a subset when iterating on one of them)
@@ -811,7 +812,8 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--warehouse", choices=("duckdb", "postgres"),
                         default=os.environ.get("TW_WAREHOUSE", "duckdb"))
-    parser.add_argument("--instances", default=",".join(INSTANCES))
+    parser.add_argument("--instances", default=None,
+                        help="comma-separated (default: every database instance of the config)")
     parser.add_argument("--generator", choices=("amplify", "full"), default="amplify",
                         help="amplify: generate the small size, grow it by copies (fast); "
                              "full: the real generator at every size")
@@ -830,6 +832,12 @@ def add_arguments(parser: Any) -> None:
                         help="keep the source databases and the warehouse after the run")
 
 
+def _configured_instances() -> tuple[str, ...]:
+    from ingestion.config import load_config
+
+    return load_config().instances_of_kind("database")
+
+
 def config_from_args(args: Any) -> BenchConfig:
     return BenchConfig(
         scale=args.scale, small_scale=args.small_scale, repeats=max(1, args.repeats),
@@ -837,7 +845,8 @@ def config_from_args(args: Any) -> BenchConfig:
         select=tuple(args.select or ()),
         deltas=tuple(float(d) for d in str(args.deltas).split(",") if d.strip()),
         seed=args.seed, warehouse=args.warehouse,
-        instances=tuple(i.strip() for i in args.instances.split(",") if i.strip()),
+        instances=(tuple(i.strip() for i in args.instances.split(",") if i.strip())
+                   if args.instances else _configured_instances()),
         results_dir=args.results, generator=args.generator,
         dlt_sample_rows=args.dlt_sample_rows, freshness_commits=args.freshness_commits,
         watch_interval=args.watch_interval, commit_every=args.commit_every, keep=args.keep,

@@ -8,13 +8,33 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-INSTANCES = ("uk", "au", "fr")
+# Instances are not listed here: they come only from the ingestion config (ingestion/tables.yml,
+# or --config / TW_CONFIG), `ingestion.config.load_config().instances`.
 
 
 def _quiet_tools() -> None:
     # Keep third-party tools from phoning home or writing to the home folder.
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+
+# What TW_HOME holds is every tenant's data (warehouse file, dlt state and packages, the salt of
+# the personal-data hashes): the operator's alone.
+PRIVATE_FILES = ("warehouse.duckdb", "warehouse.duckdb.wal", "pii_salt", "build_state.json",
+                 "journal.sqlite", "warehouse.lock", "ingestion.lock")
+
+
+def make_private(home: Path) -> None:
+    """TW_HOME 0700, its files 0600, and everything this process creates private (umask 077).
+    Tightens a home made by an older version; never touches files of another user."""
+    os.umask(0o077)
+    for path in (home, home / "dlt", home / "profiles"):
+        if path.is_dir() and path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+            path.chmod(0o700)
+    for name in PRIVATE_FILES:
+        path = home / name
+        if path.is_file() and path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
 
 
 @dataclass(frozen=True)
@@ -26,6 +46,7 @@ class Settings:
         _quiet_tools()
         home = Path(os.environ.get("TW_HOME", PROJECT_DIR / ".warehouse")).resolve()
         home.mkdir(parents=True, exist_ok=True)
+        make_private(home)
         os.environ.setdefault("DLT_DATA_DIR", str(home / "dlt"))
         return cls(home=home)
 

@@ -18,11 +18,13 @@ import pytest
 from ingestion.config import IngestionConfig, load_config
 from ingestion.pipeline import IngestionReport, run_ingestion
 from reference_platform.generator import generate
-from tenant_warehouse.settings import INSTANCES, Settings
+from tenant_warehouse.settings import Settings
 from tests.ingestion.helpers import mismatches, raw_rows_duckdb, source_rows
 
 SCALE = 0.005
 SEED = 3
+# The reference platform's instances, from the packaged config (no list in product code).
+INSTANCES = load_config().instances
 
 
 @dataclass

@@ -23,8 +23,7 @@ from ingestion.lock import RunLock
 from ingestion.pipeline import LOCK_FILE
 from ingestion.privacy import hash_value
 from reference_platform.simulator import begin_late_commit, erase_contact, simulate
-from tenant_warehouse.settings import INSTANCES
-from tests.ingestion.conftest import Home
+from tests.ingestion.conftest import INSTANCES, Home
 from tests.ingestion.helpers import (
     duckdb_query,
     raw_rows_duckdb,

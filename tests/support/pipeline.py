@@ -15,8 +15,11 @@ from pathlib import Path
 from reference_platform.generator import generate
 from reference_platform.simulator import simulate
 from tenant_warehouse.dbt_runner import DbtResult, run_dbt
-from tenant_warehouse.settings import INSTANCES, Settings
+from tenant_warehouse.settings import Settings
 from tenant_warehouse.verify import MartComparison, compare_marts, compare_raw
+
+# The reference platform's instances, as ingestion/tables.yml configures them.
+INSTANCES = ("uk", "au", "fr")
 
 RAW_TABLES = ("organizations", "users", "contacts", "orders", "order_items", "messages")
 SNAPSHOT_SELECTOR = ["snapshot", "--select", "organizations_snapshot"]
