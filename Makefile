@@ -37,8 +37,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check ingestion reference_platform tenant_warehouse tests
 	$(BIN)/warehouse lint-sql
 
-# The report test opens the HTML report in headless Chromium (Debian's package). `make test`
-# installs it first when CI=true, or when it is missing and we are root; otherwise that test skips.
+# The report test and the dashboard tests (tests/web) open pages in headless Chromium (Debian's
+# package). `make test` installs it first when CI=true, or when it is missing and we are root;
+# otherwise those tests skip.
 NEED_BROWSER := $(if $(filter true,$(CI)),browser,$(if $(shell command -v chromium),,$(if $(filter 0,$(shell id -u)),browser,)))
 
 browser:
