@@ -64,9 +64,12 @@ _READABLE: dict[str, dict[str, frozenset[str]]] = {
         "double": frozenset({"integer", "numeric", "real"}),
         "boolean": frozenset({"boolean"}),
         "text": frozenset({"text", "integer", "numeric", "real", "boolean", "timestamp",
-                           "date", "other"}),
+                           "date", "json", "binary", "other"}),
         "timestamp": frozenset({"timestamp"}),
         "date": frozenset({"date"}),
+        "decimal": frozenset({"integer", "numeric"}),
+        "json": frozenset({"text", "json"}),
+        "bytes": frozenset({"binary", "text"}),
     },
 }
 
@@ -128,9 +131,12 @@ def _mysql_family(kind: str) -> str:
         return "numeric"
     if base in ("float", "double", "real"):
         return "real"
-    if base in ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set",
-                "json"):
+    if base in ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"):
         return "text"
+    if base == "json":  # MariaDB reports its JSON columns as longtext
+        return "json"
+    if base in ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"):
+        return "binary"
     if base in ("datetime", "timestamp"):
         return "timestamp"
     if base == "date":

@@ -6,8 +6,10 @@ Type rules are the other readers': values are converted to the table's source sc
 value by value, each value that cannot be read being reported as a BadValue while its row is
 kept. MySQL specifics:
 - the session time zone is UTC, so `TIMESTAMP` columns (stored as UTC by the server) come out
-  in UTC; `DATETIME` columns carry no zone and are read in the instance's source time zone
-  (UTC unless configured), which is also how cursor bounds are written for them;
+  in UTC; `DATETIME` columns carry no zone and are read in the table's (or its instance's)
+  `source_time_zone` (UTC unless configured), which is also how cursor bounds are written;
+- `DECIMAL` is read exactly into `decimal(P,S)` (a value needing more scale is a bad value,
+  never rounded), `JSON` as its text, `BLOB`/`VARBINARY` as bytes;
 - `TINYINT(1)` is MySQL's boolean; zero dates (`0000-00-00`) are bad values (null);
 - `BIGINT UNSIGNED` above 2^63-1 cannot be a bigint: a bad value.
 """
@@ -37,7 +39,13 @@ from ingestion.errors import (
     SourceTableMissing,
     SourceUnavailable,
 )
-from ingestion.readers.base import IDS_PER_QUERY, SourceReader, rechunk, versions_schema
+from ingestion.readers.base import (
+    IDS_PER_QUERY,
+    SourceReader,
+    bucket_checksum_sql,
+    rechunk,
+    versions_schema,
+)
 from ingestion.schema import UTC_TIMESTAMP, source_schema
 
 # Rows per fetchmany from the streaming cursor (PyMySQL builds a tuple per row).
@@ -162,19 +170,49 @@ class MysqlReader(SourceReader):
 
     # --- internals -------------------------------------------------------------------------
 
+    def bucket_checksums(
+        self, table: TableConfig, width: int
+    ) -> dict[int, tuple[int, int]] | None:
+        """Per-bucket (count, checksum) of (key, cursor), computed by the server
+        (base.bucket_checksum_sql). None for a DATETIME cursor outside UTC: MariaDB converts
+        zones only with its time zone tables loaded, which most servers lack."""
+        if self._is_datetime(table, table.cursor) and self._zone(table) is not dt.UTC:
+            return None
+        sql = bucket_checksum_sql(
+            key=f"CAST({quote(table.primary_key)} AS SIGNED)",
+            # The session zone is UTC, so UNIX_TIMESTAMP reads DATETIMEs as UTC wall-clock time.
+            seconds=f"FLOOR(UNIX_TIMESTAMP({quote(table.cursor)}))",
+            table=quote(table.name),
+            width=width,
+            # MySQL's integer division is the infix operator DIV (truncating toward zero); the
+            # lower-case spelling makes bucket_checksum_sql write it infix.
+            divide="div",
+        )
+        with self._errors(table), self.conn.cursor() as cursor:
+            cursor.execute(sql)
+            rows = cursor.fetchall()
+        return {int(b): (int(c), int(h)) for b, c, h in rows}
+
+    def _zone(self, table: TableConfig) -> dt.tzinfo:
+        """Zone of the table's DATETIME values: its (or its instance's) source_time_zone."""
+        name = table.source_time_zone
+        if not name:
+            return self.zone if self.zone.key != "UTC" else dt.UTC
+        return dt.UTC if name == "UTC" else zoneinfo.ZoneInfo(name)
+
     def _is_datetime(self, table: TableConfig, column: str) -> bool:
         """DATETIME (zone-less, read in the source time zone) rather than TIMESTAMP (UTC)."""
         return self.column_types(table).get(column, "").startswith("datetime")
 
     def _bound(self, table: TableConfig, since: dt.datetime) -> str:
-        zone = self.zone if self._is_datetime(table, table.cursor) else dt.UTC
+        zone = self._zone(table) if self._is_datetime(table, table.cursor) else dt.UTC
         return since.astimezone(zone).replace(tzinfo=None).isoformat(sep=" ")
 
     def _query(
         self, table: TableConfig, sql: str, params: tuple[Any, ...], schema: pa.Schema
     ) -> Iterator[pa.Table]:
         zones = {
-            f.name: (self.zone if self._is_datetime(table, f.name) else dt.UTC)
+            f.name: (self._zone(table) if self._is_datetime(table, f.name) else dt.UTC)
             for f in schema
             if pa.types.is_timestamp(f.type)
         }

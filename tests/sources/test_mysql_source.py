@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import hashlib
+import json
+import zoneinfo
 from typing import Any
 
 import duckdb
@@ -20,7 +22,8 @@ from ingestion.errors import SourceUnavailable
 from ingestion.readers import open_reader
 from tests.sources.conftest import MysqlDatabase, SourceHome
 
-COLUMNS = ("id", "organization_id", "email_hash", "amount", "is_paid", "placed_on", "updated_at")
+COLUMNS = ("id", "organization_id", "email_hash", "amount", "total", "extra::text",
+           "receipt_hash", "is_paid", "placed_on", "updated_at")
 
 SCHEMA = """
 CREATE TABLE orders (
@@ -29,6 +32,9 @@ CREATE TABLE orders (
     email VARCHAR(200),
     secret_note TEXT,
     amount DOUBLE,
+    total DECIMAL(10,2),
+    extra JSON,
+    receipt BLOB,
     is_paid TINYINT(1),
     placed_on DATE,
     updated_at DATETIME(6) NOT NULL
@@ -36,10 +42,10 @@ CREATE TABLE orders (
 """
 
 
-def config(reconcile_every: int = 1) -> IngestionConfig:
+def config(reconcile_every: int = 1, zone: str = "UTC") -> IngestionConfig:
     return parse_config(
         {
-            "instances": ["shop"],
+            "instances": {"shop": {"source_time_zone": zone}},
             "tables": {
                 "orders": {
                     "primary_key": "id",
@@ -51,6 +57,9 @@ def config(reconcile_every: int = 1) -> IngestionConfig:
                         "email": {"type": "text", "policy": "hash"},
                         "secret_note": {"type": "text", "policy": "drop"},
                         "amount": "double",
+                        "total": "decimal(10,2)",
+                        "extra": "json",
+                        "receipt": {"type": "bytes", "policy": "hash"},
                         "is_paid": "boolean",
                         "placed_on": "date",
                         "updated_at": "timestamp",
@@ -70,6 +79,9 @@ def seed(db: MysqlDatabase, rows: int = 300) -> None:
             f"person{i}@example.org" if i % 7 else None,
             f"note {i}",
             round(i * 1.25, 2),
+            decimal.Decimal(i) / 4,
+            None if i % 5 else f'{{"items": {i}, "tags": ["a", "b"]}}',
+            bytes([i % 256, 0, 255]),
             i % 2,
             (base + dt.timedelta(days=i % 30)).date(),
             # Every 10 rows share an updated_at: equal cursors at chunk edges.
@@ -81,25 +93,31 @@ def seed(db: MysqlDatabase, rows: int = 300) -> None:
     try:
         with conn.cursor() as cursor:
             cursor.execute(SCHEMA)
-            cursor.executemany("INSERT INTO orders VALUES (%s,%s,%s,%s,%s,%s,%s,%s)", values)
+            cursor.executemany(
+                "INSERT INTO orders VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", values
+            )
     finally:
         conn.close()
 
 
-def expected_rows(db: MysqlDatabase, salt: str) -> list[tuple[Any, ...]]:
+def expected_rows(db: MysqlDatabase, salt: str, zone: str = "UTC") -> list[tuple[Any, ...]]:
     rows = db.query(
-        "SELECT id, organization_id, email, amount, is_paid, placed_on, updated_at "
-        "FROM orders ORDER BY id"
+        "SELECT id, organization_id, email, amount, total, extra, receipt, is_paid, placed_on,"
+        " updated_at FROM orders ORDER BY id"
     )
+    local = zoneinfo.ZoneInfo(zone)
     return [
         (
             r[0],
             r[1],
             None if r[2] is None else hashlib.sha256((salt + r[2]).encode()).hexdigest(),
             r[3],
-            None if r[4] is None else bool(r[4]),
-            r[5],
-            r[6].replace(tzinfo=dt.UTC),
+            r[4],
+            None if r[5] is None else json.dumps(json.loads(r[5]), separators=(",", ":")),
+            None if r[6] is None else hashlib.sha256(salt.encode() + r[6]).hexdigest(),
+            None if r[7] is None else bool(r[7]),
+            r[8],
+            r[9].replace(tzinfo=local).astimezone(dt.UTC),
         )
         for r in rows
     ]
@@ -114,39 +132,53 @@ def raw_rows(home: SourceHome) -> list[tuple[Any, ...]]:
         ).fetchall()
     finally:
         conn.close()
-    return [tuple(v.astimezone(dt.UTC) if isinstance(v, dt.datetime) else v for v in r) for r in rows]
+    return [
+        tuple(
+            v.astimezone(dt.UTC) if isinstance(v, dt.datetime)
+            else json.dumps(json.loads(v), separators=(",", ":")) if i == 5 and v is not None
+            else v
+            for i, v in enumerate(r)
+        )
+        for r in rows
+    ]
 
 
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris"])
 def test_mysql_source_follows_inserts_updates_and_hard_deletes(
-    mysql_database: MysqlDatabase, source_home: SourceHome, monkeypatch: pytest.MonkeyPatch
+    zone: str,
+    mysql_database: MysqlDatabase,
+    source_home: SourceHome,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """DATETIME values are wall-clock time of the instance's source_time_zone (UTC: the
+    reconciliation compares bucket checksums computed by MariaDB; Paris: key ranges)."""
     seed(mysql_database)
     monkeypatch.setenv("TW_SOURCE_SHOP_URL", mysql_database.url)
     salt = source_home.settings.pii_salt()
-    cfg = config()
+    cfg = config(zone=zone)
 
     first = source_home.ingest(cfg)
     assert first.ok, first.summary()
     assert first.rows_loaded == 300
-    assert raw_rows(source_home) == expected_rows(mysql_database, salt)
+    assert raw_rows(source_home) == expected_rows(mysql_database, salt, zone)
 
     mysql_database.execute(
         "UPDATE orders SET amount = amount + 1, is_paid = 1, updated_at = '2026-11-02 09:00:00'"
         " WHERE id IN (5, 6, 7)",
-        "INSERT INTO orders VALUES (301, 2, 'new@example.org', 'x', 9.5, 0, '2026-11-03',"
-        " '2026-11-02 09:00:00')",
+        "INSERT INTO orders VALUES (301, 2, 'new@example.org', 'x', 9.5, 1.5, '[1]', X'00', 0,"
+        " '2026-11-03', '2026-11-02 09:00:00')",
         "DELETE FROM orders WHERE id IN (10, 11)",
     )
     second = source_home.ingest(cfg)
     assert second.ok, second.summary()
     counts = second.tables[("shop", "orders")]
     assert (counts.rows_loaded, counts.rows_deleted) == (4, 2), second.summary()
-    assert raw_rows(source_home) == expected_rows(mysql_database, salt)
+    assert raw_rows(source_home) == expected_rows(mysql_database, salt, zone)
 
     third = source_home.ingest(cfg)
     assert third.ok, third.summary()
     assert (third.rows_loaded, third.rows_deleted) == (0, 0), third.summary()
-    assert raw_rows(source_home) == expected_rows(mysql_database, salt)
+    assert raw_rows(source_home) == expected_rows(mysql_database, salt, zone)
 
     conn = duckdb.connect(str(source_home.settings.duckdb_path), read_only=True)
     try:
@@ -165,12 +197,12 @@ def test_mysql_types_zero_dates_and_source_time_zone(mysql_database: MysqlDataba
     mysql_database.execute(
         "SET SESSION sql_mode = ''",  # allows zero dates, as old MySQL schemas do
         "CREATE TABLE events (id BIGINT UNSIGNED PRIMARY KEY, happened_at DATETIME,"
-        " stamped_at TIMESTAMP NULL, price DECIMAL(10,2), name VARBINARY(20),"
+        " stamped_at TIMESTAMP NULL, price DECIMAL(10,3), name VARBINARY(20),"
         " updated_at DATETIME NOT NULL)",
         "SET time_zone = '+00:00'",
         "INSERT INTO events VALUES (1, '2026-07-01 12:00:00', '2026-07-01 12:00:00', 12.50,"
         " X'636166C3A9', '2026-07-01 12:00:00'),"
-        " (2, '0000-00-00 00:00:00', NULL, NULL, X'FF41', '2026-07-01 12:00:01'),"
+        " (2, '0000-00-00 00:00:00', NULL, 1.005, X'FF41', '2026-07-01 12:00:01'),"
         " (18446744073709551615, NULL, NULL, 1, 'x', '2026-07-01 12:00:02')",
     )
     table = parse_config(
@@ -183,7 +215,7 @@ def test_mysql_types_zero_dates_and_source_time_zone(mysql_database: MysqlDataba
                         "id": "bigint",
                         "happened_at": "timestamp",
                         "stamped_at": "timestamp",
-                        "price": "double",
+                        "price": "decimal(10,2)",
                         "name": "text",
                         "updated_at": "timestamp",
                     },
@@ -200,16 +232,17 @@ def test_mysql_types_zero_dates_and_source_time_zone(mysql_database: MysqlDataba
     # DATETIME is Paris local time (UTC+2 in July); TIMESTAMP is UTC whatever the zone.
     assert first["happened_at"] == dt.datetime(2026, 7, 1, 10, 0, tzinfo=dt.UTC)
     assert first["stamped_at"] == dt.datetime(2026, 7, 1, 12, 0, tzinfo=dt.UTC)
-    assert first["price"] == 12.5 and first["name"] == "café"
+    assert first["price"] == decimal.Decimal("12.50") and first["name"] == "café"
     assert by_happened[1]["happened_at"] is None
+    assert by_happened[1]["price"] is None  # 1.005 does not fit decimal(10,2): never rounded
     assert by_happened[1]["name"] == "\ufffdA"  # repaired, reported, row kept
     assert len(rows) == 3, "no row is dropped for a bad value"
     reasons = {(i.column, i.reason.split(" (")[0]) for i in issues}
     assert ("happened_at", "not a timestamp") in reasons
     assert ("id", "not a 64-bit integer") in reasons
     assert ("name", "invalid UTF-8; undecodable bytes replaced with U+FFFD") in reasons
+    assert ("price", "does not fit decimal(10,2) exactly") in reasons
     assert all(i.instance == "shop" and i.table == "events" for i in issues)
-    assert decimal.Decimal("12.50") == decimal.Decimal(str(first["price"]))
 
 
 @pytest.mark.parametrize(
