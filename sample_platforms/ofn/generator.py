@@ -71,11 +71,11 @@ NEW_ENTERPRISES_PER_DAY = 0.15
 CARTS_PER_SHOP_PER_DAY = 2.5
 ORPHAN_CARTS_PER_DAY = 0.3
 MEAN_HOURS_PER_CHECKOUT_STEP = 1.5
-# Orders are canceled or returned within AFTER_SALE_WINDOW of completion (~4% and ~1.5%).
+# Orders are canceled or returned within AFTER_SALE_WINDOW of completion (~4% and ~3%).
 AFTER_SALE_WINDOW = timedelta(days=14)
 CANCEL_PER_DAY = 0.003
-RETURN_REQUEST_PER_DAY = 0.001
-RETURN_RECEIVED_PER_DAY = 0.3
+RETURN_REQUEST_PER_DAY = 0.002
+RETURN_RECEIVED_PER_DAY = 0.1
 CART_EDIT_PER_SLICE = 0.1
 ABANDONED_AFTER = timedelta(days=2)
 LATE_COMMIT_BACKDATE = timedelta(minutes=10)
@@ -130,8 +130,8 @@ class OfnActivity(ActivityBase):
     def person(self) -> tuple[str, str]:
         return self.rng.choice(FIRST_NAMES), self.rng.choice(LAST_NAMES)
 
-    def new_enterprise(self, at: datetime) -> Row:
-        sells, producer, _ = self.rng.choices(KINDS, weights=[k[2] for k in KINDS])[0]
+    def new_enterprise(self, at: datetime, kind: tuple[str, bool, float] | None = None) -> Row:
+        sells, producer, _ = kind or self.rng.choices(KINDS, weights=[k[2] for k in KINDS])[0]
         owner = self.new_user(at)
         suffix = KIND_SUFFIX["hub" if sells == "any" else "producer" if producer else "shop"]
         stamp = self.stamp(at)
@@ -248,8 +248,9 @@ class OfnActivity(ActivityBase):
     # -- the run -----------------------------------------------------------------------------
 
     def bootstrap(self, at: datetime) -> None:
-        for _ in range(max(3, round(INITIAL_ENTERPRISES * self.scale))):
-            self.new_enterprise(at)
+        # A hub, a shop and a producer whatever the scale, then a random mix.
+        for index in range(max(3, round(INITIAL_ENTERPRISES * self.scale))):
+            self.new_enterprise(at, KINDS[index] if index < 3 else None)
 
     def run_slice(self, start: datetime, end: datetime) -> None:
         for _ in range(self.count(NEW_ENTERPRISES_PER_DAY, start, end)):

@@ -38,7 +38,7 @@ def pg_query(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[Row]:
     conn = pg_connect(url)
     try:
         with conn.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(sql, params or None)
             return cursor.fetchall()
     finally:
         conn.close()
