@@ -136,10 +136,11 @@ class Organization:
     id: int
     kind: str
     plan: str
-    time_zone: str
+    time_zone: str  # the zone its local calendar uses (the instance's when its own is invalid)
     created_at: str  # UTC text
     deleted_at: str | None
-    quarantined: bool
+    source_time_zone: str | None  # as the source holds it
+    is_time_zone_fallback: bool  # its own time zone is invalid: the instance's is used
 
 
 @dataclass
@@ -159,23 +160,30 @@ class Source:
     def read(cls, instance_id: str, url: str, seeds: Seeds) -> Source:
         spec = seeds.instances[instance_id]
         database = Database(url)
-        organizations = {
-            r["id"]: Organization(r["id"], r["kind"], r["plan"], r["time_zone"], r["created_at"],
-                                  r["deleted_at"], r["time_zone"] not in seeds.time_zones)
-            for r in _fetch(database, "organizations", TABLES["organizations"].column_names)
-        }
+        # One bad attribute does not remove an organization: with an invalid time zone it keeps
+        # its rows, counted on the instance's calendar, and is listed with the bad value.
+        organizations = {}
+        for r in _fetch(database, "organizations", TABLES["organizations"].column_names):
+            invalid = r["time_zone"] not in seeds.time_zones
+            organizations[r["id"]] = Organization(
+                r["id"], r["kind"], r["plan"], spec.time_zone if invalid else r["time_zone"],
+                r["created_at"], r["deleted_at"], r["time_zone"], invalid,
+            )
         quarantined: list[Row] = []
 
-        def flag(table: str, row_id: int, org_id: int | None, reason: str) -> None:
+        def flag(table: str, row_id: int, org_id: int | None, reason: str,
+                 value: str | None = None, kept: bool = False) -> None:
             quarantined.append({
                 "instance_id": instance_id, "organization_id": org_id,
                 "tenant_id": None if org_id is None else f"{instance_id}:{org_id}",
                 "table_name": table, "row_id": row_id, "quarantine_reason": reason,
+                "quarantined_value": value, "is_kept_in_marts": kept,
             })
 
         for org in organizations.values():
-            if org.quarantined:
-                flag("organizations", org.id, org.id, "invalid_time_zone")
+            if org.is_time_zone_fallback:
+                flag("organizations", org.id, org.id, "invalid_time_zone",
+                     value=org.source_time_zone, kept=True)
         valid: dict[str, list[Row]] = {}
         for table, columns in READ_COLUMNS.items():
             valid[table] = []
@@ -207,16 +215,14 @@ class Source:
 
 def _reason(table: str, row: Row, organizations: Mapping[int, Organization]) -> str | None:
     """The contract's quarantine reason of a row (None when valid). One reason per row, in this
-    precedence: missing_tenant, organization_quarantined, negative_money, unknown_state,
-    impossible_date."""
+    precedence: missing_tenant, negative_money, unknown_state, impossible_date. An organization
+    with an invalid time zone does not quarantine its rows (they use the instance's zone)."""
     org_id = row["organization_id"]
     if org_id is None:
         return "missing_tenant"
     org = organizations.get(org_id)
     if org is None:
         return "unknown_organization"
-    if org.quarantined:
-        return "organization_quarantined"
     if table != "orders":
         return None
     if row["total_cents"] < 0:
@@ -319,13 +325,12 @@ def active_users(sources: list[Source]) -> tuple[list[Row], list[Row], list[Row]
 
 def new_organizations_by_month(sources: Iterable[Source]) -> list[Row]:
     """By instance, month of created_at in the instance's zone, and kind; deleted organizations
-    count, quarantined ones (invalid time zone) do not."""
+    count, and so do ones with an invalid time zone."""
     counts: dict[tuple[str, date, str], int] = defaultdict(int)
     for source in sources:
         for org in source.organizations.values():
-            if not org.quarantined:
-                month = CALENDAR.month(org.created_at, source.time_zone)
-                counts[(source.instance_id, month, org.kind)] += 1
+            month = CALENDAR.month(org.created_at, source.time_zone)
+            counts[(source.instance_id, month, org.kind)] += 1
     return [{"instance_id": i, "month_start": m, "kind": k, "new_organizations": n}
             for (i, m, k), n in sorted(counts.items())]
 
@@ -343,8 +348,6 @@ def billing_by_organization_month(
             continue
         latest = max(stamps)
         for org in source.organizations.values():
-            if org.quarantined:
-                continue
             last_month = CALENDAR.month(latest, org.time_zone)
             month = CALENDAR.month(org.created_at, org.time_zone)
             while month <= last_month:

@@ -89,7 +89,7 @@ def to_eur_cents(cents: int, month: dt.date, currency: str) -> int:
 
 def check_first_load(first: Build) -> None:
     """Every hand-computed number of the first load."""
-    assert "Got 11 results" in first.result.output  # warn_on_quarantined_rows
+    assert "Got 8 results" in first.result.output  # warn_on_quarantined_rows
 
     # Turnover: local months, only orders complete now.
     got = {(r["tenant_id"], r["month_start"]): (r["completed_orders"], r["turnover_cents"])
@@ -99,6 +99,7 @@ def check_first_load(first: Build) -> None:
         ("uk:1", JUNE): (1, 10000),  # 23:30 BST on 30 June
         ("uk:2", dt.date(2026, 3, 1)): (1, 2500),
         ("uk:4", JUNE): (1, 4000),
+        ("uk:3", JUNE): (1, 7000),  # invalid time zone: counted on Europe/London
         ("au:1", JUNE): (1, 8000),  # 23:30 AEST on 30 June
         ("au:1", JULY): (1, 6000),  # 00:30 AEST on 1 July, still June in UTC
         ("au:2", JUNE): (1, 12345),
@@ -108,9 +109,9 @@ def check_first_load(first: Build) -> None:
     assert june["turnover"] == Decimal("100.00")
     instance = {(r["instance_id"], r["month_start"]): r["turnover_cents"]
                 for r in first.marts["turnover_by_instance_month"]}
-    assert instance[("uk", JUNE)] == 14000
+    assert instance[("uk", JUNE)] == 21000
     assert instance[("au", JUNE)] == 20345
-    june_eur = to_eur_cents(14000, JUNE, "GBP") + to_eur_cents(20345, JUNE, "AUD") + 10000
+    june_eur = to_eur_cents(21000, JUNE, "GBP") + to_eur_cents(20345, JUNE, "AUD") + 10000
     assert first.one("turnover_global_month", month_start=JUNE)["turnover_cents"] == june_eur
 
     # Active users: a contact counts once per organization, instance and globally.
@@ -119,8 +120,9 @@ def check_first_load(first: Build) -> None:
     assert month[("uk:1", MAY)] == 2  # contact 2 (completion of a since-cancelled order), 3
     assert month[("uk:1", JUNE)] == 2  # contacts 1 and 2
     assert month[("uk:4", JUNE)] == 1  # contact 2 again, in another organization
+    assert month[("uk:3", JUNE)] == 1  # contact 7 (order and message), on the instance's zone
     assert first.one("active_users_by_instance", instance_id="uk", period="month",
-                     period_start=JUNE)["active_contacts"] == 2
+                     period_start=JUNE)["active_contacts"] == 3
     assert first.one("active_users_by_instance", instance_id="uk", period="week",
                      period_start=dt.date(2026, 6, 29))["active_contacts"] == 1
     # au/2 completed at 14:30 UTC on 30 June: June globally, July in Sydney.
@@ -138,7 +140,10 @@ def check_first_load(first: Build) -> None:
     # Soft-deleted on 20 May: no row from May on.
     assert sorted(first.bills("uk:2")) == [dt.date(2026, m, 1) for m in (2, 3, 4)]
     assert first.bills("uk:4")[JUNE] == ("pro", 4960, True)
-    assert not first.bills("uk:3")  # quarantined organization
+    # Invalid time zone: billed on the instance's calendar (pro: 4900 + 150 bps of 7000 in June).
+    uk3 = first.bills("uk:3")
+    assert sorted(uk3) == [dt.date(2026, m, 1) for m in range(3, 8)]
+    assert uk3[JUNE] == ("pro", 5005, True)
 
     # Message delivery: outbound by current status.
     delivery = first.one("message_delivery_by_organization_month", tenant_id="uk:1",
@@ -154,20 +159,22 @@ def check_first_load(first: Build) -> None:
     assert got == {
         ("organizations", 3): "invalid_time_zone",
         ("contacts", 6): "missing_tenant",
-        ("contacts", 7): "organization_quarantined",
         ("orders", 8): "missing_tenant",
         ("orders", 9): "negative_money",
         ("orders", 10): "unknown_state",
         ("orders", 11): "impossible_date",
-        ("orders", 12): "organization_quarantined",
         ("orders", 13): "impossible_date",
         ("messages", 7): "missing_tenant",
-        ("messages", 8): "organization_quarantined",
     }
     new = {(r["instance_id"], r["month_start"], r["kind"]): r["new_organizations"]
            for r in first.marts["new_organizations_by_month"]}
     assert new[("uk", JUNE, "shop")] == 1  # 00:30 BST on 1 June
-    assert ("uk", dt.date(2026, 3, 1), "shop") not in new  # the quarantined one
+    assert new[("uk", dt.date(2026, 3, 1), "shop")] == 1  # the one with an invalid time zone
+    fallback = first.one("dim_organizations", tenant_id="uk:3")
+    assert (fallback["time_zone"], fallback["source_time_zone"],
+            fallback["is_time_zone_fallback"]) == ("Europe/London", "Europe/Londn", True)
+    kept = first.one("dq_quarantined_rows", table_name="organizations", row_id=3)
+    assert (kept["quarantined_value"], kept["is_kept_in_marts"]) == ("Europe/Londn", True)
 
     # The deduplicated message kept its latest version.
     assert first.one("fct_messages", instance_id="uk", message_id=2)["status"] == "delivered"

@@ -140,7 +140,7 @@ def first_load() -> Tables:
         _organization("uk", 1, "Green Grocer", "shop", "basic", "Europe/London", "2026-01-10 09:00"),
         _organization("uk", 2, "North Hub", "hub", "free", "Europe/London", "2026-02-01 10:00",
                       "2026-05-20 12:00", "2026-05-20 12:00"),
-        # Not an IANA name: the organization and all its rows are quarantined.
+        # Not an IANA name: listed in dq_quarantined_rows, kept with the instance's time zone.
         _organization("uk", 3, "Bad Zone Shop", "shop", "pro", "Europe/Londn", "2026-03-01 08:00"),
         # 00:30 on 1 June in London, still 31 May in UTC: a June organization.
         _organization("uk", 4, "Riverside Market", "shop", "pro", "Europe/London",
@@ -170,7 +170,7 @@ def first_load() -> Tables:
         _contact("uk", 4, 4, "2026-06-01 10:00"),
         _contact("uk", 5, 2, "2026-02-15 10:00"),
         _contact("uk", 6, None, "2026-02-15 10:00"),  # missing_tenant
-        _contact("uk", 7, 3, "2026-03-02 10:00"),  # organization_quarantined
+        _contact("uk", 7, 3, "2026-03-02 10:00"),  # its organization's time zone is invalid: kept
         _contact("au", 1, 1, "2026-03-06 10:00"),
         _contact("au", 2, 1, "2026-03-07 10:00"),
         _contact("au", 3, 2, "2026-06-21 10:00"),

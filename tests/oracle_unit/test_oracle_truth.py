@@ -177,21 +177,28 @@ def test_quarantined_rows_are_excluded_everywhere(make: Make) -> None:
                      updated=at("2026-02-01 10:00")): "impossible_date",
         source.order(valid, 7, created=at("2026-02-01 10:00"), completed="2999-12-31 00:00:00",
                      updated=at("2026-02-01 10:00")): "impossible_date",
-        source.order(invalid, 8, completed=at("2026-02-01 10:00")): "organization_quarantined",
     }
+    # An invalid time zone keeps the organization: its order counts on the instance's calendar.
+    kept = source.order(invalid, 8, completed=at("2026-02-01 10:00"), total=300)
     bad_message = source.message(None, 9, at("2026-02-01 10:00"))
     source.message(invalid, 10, at("2026-02-01 10:00"))
     result = truth(source)
     assert [(r["organization_id"], r["turnover_cents"])
-            for r in result["turnover_by_organization_month"]] == [(valid, 1000)]
-    assert [r["active_contacts"] for r in result["active_users_global"]] == [1, 1, 1]
-    assert {r["organization_id"] for r in result["billing_by_organization_month"]} == {valid}
-    assert [r["new_organizations"] for r in result["new_organizations_by_month"]] == [1]
-    assert not result["message_delivery_by_organization_month"]
+            for r in result["turnover_by_organization_month"]] == [(valid, 1000), (invalid, 300)]
+    # Contacts of orders 1 and 8 and of message 10.
+    assert [r["active_contacts"] for r in result["active_users_global"]] == [3, 3, 3]
+    assert {r["organization_id"] for r in result["billing_by_organization_month"]} == {
+        valid, invalid}
+    assert [r["new_organizations"] for r in result["new_organizations_by_month"]] == [2]
+    assert [r["organization_id"] for r in result["message_delivery_by_organization_month"]] == [
+        invalid]
     reasons = {(q["table_name"], q["row_id"]): q["quarantine_reason"]
                for q in result["dq_quarantined_rows"]}
     assert {k[1]: v for k, v in reasons.items() if k[0] == "orders"} == bad
     assert reasons[("organizations", invalid)] == "invalid_time_zone"
+    assert ("orders", kept) not in reasons
+    listed = next(q for q in result["dq_quarantined_rows"] if q["table_name"] == "organizations")
+    assert (listed["quarantined_value"], listed["is_kept_in_marts"]) == ("Europe/Londres", True)
     assert reasons[("messages", bad_message)] == "missing_tenant"
     assert ("orders", good) not in reasons
 
@@ -238,10 +245,10 @@ def test_new_organizations_by_instance_month_and_kind(make: Make) -> None:
     source.org("Indian/Reunion", created=at("2026-02-10 00:00"), kind="hub",
                deleted=at("2026-03-01 00:00"))
     source.org("Europe/Paris", created=at("2026-02-11 00:00"), kind="ngo")
-    source.org("Paris", created=at("2026-02-12 00:00"), kind="ngo")  # invalid zone
+    source.org("Paris", created=at("2026-02-12 00:00"), kind="ngo")  # invalid zone: still new
     rows = truth(source)["new_organizations_by_month"]
     assert [(r["month_start"], r["kind"], r["new_organizations"]) for r in rows] == [
-        (JAN, "hub", 1), (FEB, "hub", 2), (FEB, "ngo", 1)]
+        (JAN, "hub", 1), (FEB, "hub", 2), (FEB, "ngo", 2)]
 
 
 def test_round_half_away_from_zero() -> None:

@@ -1,14 +1,15 @@
--- One row per valid organization and local calendar month it is billed for: from the month of
+-- One row per organization and local calendar month it is billed for: from the month of
 -- its creation through the month holding its instance's latest activity (the latest
 -- updated_at of a valid order or message), on the organization's calendar. Months at whose end
 -- the organization was already soft-deleted are left out, and the open month if it is
 -- soft-deleted now. month_end_at is the UTC instant the
--- month ends (the next month's local midnight).
+-- month ends (the next month's local midnight). An organization with an invalid time zone is
+-- billed on its instance's calendar (int_organizations_zoned).
 with
 
 organizations as (
 
-    select * from {{ ref('stg_platform__organizations') }}
+    select * from {{ ref('int_organizations_zoned') }}
 
 ),
 
@@ -67,8 +68,6 @@ organization_bounds as (
     from organizations
     inner join latest_activity
         on organizations.instance_id = latest_activity.instance_id
-
-    where organizations.quarantine_reason is null
 
 ),
 

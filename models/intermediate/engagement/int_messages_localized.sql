@@ -1,9 +1,9 @@
--- Valid messages of valid organizations, with the creation time on the organization's local
--- calendar.
+-- Valid messages, with the creation time on the organization's local
+-- calendar (the instance's when the organization's time zone is invalid).
 {#- Incremental: a cycle localizes the messages staged since the newest load this table holds
     (per instance), and every message of an organization whose version (time zone) is not the
     one its rows were localized with. The post-hook removes rows no longer valid (deleted in
-    the source, quarantined since, their organization quarantined). `refreshed_at` tells the
+    the source, quarantined since, their organization gone). `refreshed_at` tells the
     models downstream which rows this invocation wrote. -#}
 {{
     config(
@@ -28,7 +28,7 @@ messages as (
 
 organizations as (
 
-    select * from {{ ref('stg_platform__organizations') }}
+    select * from {{ ref('int_organizations_zoned') }}
 
 ),
 
@@ -56,9 +56,7 @@ valid_messages as (
             changed_messages.instance_id = organizations.instance_id
             and changed_messages.organization_id = organizations.organization_id
 
-    where
-        changed_messages.quarantine_reason is null
-        and organizations.quarantine_reason is null
+    where changed_messages.quarantine_reason is null
 
 ),
 

@@ -1,9 +1,10 @@
--- Valid orders of valid organizations, with the completion time on the organization's local
--- calendar (the calendar turnover and billing use).
+-- Valid orders, with the completion time on the organization's local
+-- calendar (the calendar turnover and billing use; the instance's when the organization's
+-- time zone is invalid, see int_organizations_zoned).
 {#- Incremental: a cycle localizes the orders staged since the newest load this table holds
     (per instance), and every order of an organization whose version (time zone) is not the
     one its rows were localized with. The post-hook removes rows no longer valid (deleted in
-    the source, quarantined since, their organization quarantined). `refreshed_at` tells the
+    the source, quarantined since, their organization gone). `refreshed_at` tells the
     models downstream which rows this invocation wrote. -#}
 {{
     config(
@@ -28,7 +29,7 @@ orders as (
 
 organizations as (
 
-    select * from {{ ref('stg_platform__organizations') }}
+    select * from {{ ref('int_organizations_zoned') }}
 
 ),
 
@@ -59,9 +60,7 @@ valid_orders as (
             changed_orders.instance_id = organizations.instance_id
             and changed_orders.organization_id = organizations.organization_id
 
-    where
-        changed_orders.quarantine_reason is null
-        and organizations.quarantine_reason is null
+    where changed_orders.quarantine_reason is null
 
 ),
 

@@ -32,9 +32,7 @@ final as (
             contacts.instance_id = organizations.instance_id
             and contacts.organization_id = organizations.organization_id
 
-    where
-        contacts.quarantine_reason is null
-        and organizations.quarantine_reason is null
+    where contacts.quarantine_reason is null
 
 )
 

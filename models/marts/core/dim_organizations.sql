@@ -2,7 +2,7 @@ with
 
 organizations as (
 
-    select * from {{ ref('stg_platform__organizations') }}
+    select * from {{ ref('int_organizations_zoned') }}
 
 ),
 
@@ -16,14 +16,14 @@ final as (
         kind,
         plan,
         time_zone,
+        source_time_zone,
+        is_time_zone_fallback,
         created_at,
         updated_at,
         deleted_at,
         is_deleted
 
     from organizations
-
-    where quarantine_reason is null
 
 )
 

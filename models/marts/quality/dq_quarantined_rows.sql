@@ -1,9 +1,12 @@
 {#-
     Every staging row kept out of the marts, with why: one reason per row, in the contract's
-    precedence: missing_tenant; then the organization's state, unknown_organization (not in the
-    warehouse) or organization_quarantined (invalid time zone); then the row's own reason
-    (negative_money, unknown_state, impossible_date). Nothing is dropped silently: every staging row
-    is in a mart or here (tests/dbt/assert_every_row_is_loaded_or_quarantined.sql).
+    precedence: missing_tenant; then unknown_organization (its organization is not in the
+    warehouse); then the row's own reason (negative_money, unknown_state, impossible_date).
+    Nothing is dropped silently: every staging row is in a mart or here
+    (tests/dbt/assert_every_row_is_loaded_or_quarantined.sql).
+    An organization with an invalid time zone is listed too (invalid_time_zone, the value in
+    quarantined_value) but is_kept_in_marts: it stays in dim_organizations and its rows count
+    on its instance's time zone (int_organizations_zoned).
 -#}
 {%- set tenant_tables = [
     ('users', 'user_id'),
@@ -37,7 +40,9 @@ quarantined_organizations as (
         tenant_id,
         'organizations' as table_name,
         organization_id as row_id,
-        quarantine_reason
+        quarantine_reason,
+        time_zone as quarantined_value,
+        quarantine_reason = 'invalid_time_zone' as is_kept_in_marts
 
     from organizations
 
@@ -57,9 +62,10 @@ quarantined_organizations as (
             case
                 when {{ table_name }}.organization_id is null then {{ table_name }}.quarantine_reason
                 when organizations.organization_id is null then 'unknown_organization'
-                when organizations.quarantine_reason is not null then 'organization_quarantined'
                 else {{ table_name }}.quarantine_reason
-            end as quarantine_reason
+            end as quarantine_reason,
+            cast(null as {{ dbt.type_string() }}) as quarantined_value,
+            false as is_kept_in_marts
 
         from {{ table_name }}
         left join organizations
@@ -70,7 +76,6 @@ quarantined_organizations as (
         where
             {{ table_name }}.quarantine_reason is not null
             or organizations.organization_id is null
-            or organizations.quarantine_reason is not null
 
     ),
 
@@ -93,7 +98,9 @@ final as (
         tenant_id,
         cast(table_name as {{ dbt.type_string() }}) as table_name,
         row_id,
-        cast(quarantine_reason as {{ dbt.type_string() }}) as quarantine_reason
+        cast(quarantine_reason as {{ dbt.type_string() }}) as quarantine_reason,
+        cast(quarantined_value as {{ dbt.type_string() }}) as quarantined_value,
+        is_kept_in_marts
 
     from unioned
 
