@@ -34,7 +34,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tenant_warehouse.exports import ExportError
+from tenant_warehouse.monitoring.store import MonitoringUnavailable
 from tenant_warehouse.settings import Settings
+from tenant_warehouse.tenants.errors import TenantAccessError, TenantError
 from tenant_warehouse.web import charts, downloads, pages
 from tenant_warehouse.web.security import (
     SECURITY_HEADERS,
@@ -51,6 +54,15 @@ HERE = Path(__file__).parent
 SESSION_COOKIE = "tw_dashboard"
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 SUPPORTED_WAREHOUSES = ("duckdb", "postgres")
+# Failures a user can act on (or wait out), and what the page says; the details go to the log.
+UNAVAILABLE: tuple[tuple[type[Exception], str], ...] = (
+    (TenantError, "Your access is not set up on this warehouse yet; ask the operator."),
+    (TenantAccessError, "The warehouse cannot be read right now (a build may hold it); "
+                        "try again in a minute."),
+    (MonitoringUnavailable, "The warehouse cannot be read right now (a build may hold it); "
+                            "try again in a minute."),
+    (ExportError, "Your export could not be written; the operator has the details."),
+)
 
 
 class SecurityHeaders:
@@ -272,6 +284,14 @@ def create_app(
             return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
         return render(request, "error.html", exc.status_code, message=exc.detail)
 
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        # Expected failures: one line in the log, a message the user can act on, no traceback.
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        message = next(text for kind, text in UNAVAILABLE if isinstance(exc, kind))
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": message}, status_code=503)
+        return render(request, "error.html", 503, message=message)
+
     async def server_error(request: Request, exc: Exception) -> Response:
         # The cause goes to the server log, never to the browser (it may name other tenants'
         # relations or the warehouse's paths).
@@ -310,7 +330,10 @@ def create_app(
     ]
     return Starlette(
         routes=routes, middleware=middleware,
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers={
+            HTTPException: http_error, Exception: server_error,
+            **{kind: unavailable for kind, _ in UNAVAILABLE},
+        },
     )  # fmt: skip
 
 

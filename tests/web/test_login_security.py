@@ -4,6 +4,7 @@ plain HTTP against the app served by uvicorn)."""
 from __future__ import annotations
 
 import http.cookiejar
+import json
 import re
 import socket
 import urllib.error
@@ -15,6 +16,7 @@ import pytest
 
 from tenant_warehouse import cli
 from tenant_warehouse.settings import Settings
+from tenant_warehouse.tenants.registry import store_password, tenant_principal
 from tenant_warehouse.web.app import create_app
 from tenant_warehouse.web.security import DashboardConfigError, session_secret
 from tests.web.conftest import DashboardWarehouse, running
@@ -103,3 +105,17 @@ def test_serve_refuses_what_it_cannot_do(
     assert cli.main(["serve"]) == 2
     out = capsys.readouterr().out
     assert "missing.duckdb does not exist yet" in out and "Traceback" not in out
+
+
+def test_an_unreadable_warehouse_is_a_clear_503(tmp_path: Path) -> None:
+    # A tenant logs in, but the warehouse file is gone (e.g. being rebuilt elsewhere).
+    settings = Settings(home=tmp_path)
+    store_password(settings, tenant_principal("uk:1"), "pw-uk-1-not-secret")
+    with running(create_app(settings, "duckdb")) as url:
+        client = Client(url)
+        assert client.log_in("tw_tenant_uk_1", "pw-uk-1-not-secret")[0] == 303
+        status, page = client.request("/dashboard")
+        assert status == 503 and "The warehouse cannot be read right now" in page
+        assert str(tmp_path) not in page  # the cause is in the server log, not the page
+        status, body = client.request("/api/dashboard")
+        assert status == 503 and json.loads(body)["error"].startswith("The warehouse cannot")
