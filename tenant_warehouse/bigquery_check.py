@@ -14,6 +14,8 @@ No BigQuery (or emulator) is reachable, so this gets as close as it can without 
    parsed with sqlglot (read="bigquery"), linted for parse errors with sqlfluff (dialect
    bigquery, raw templater) and searched for PostgreSQL/DuckDB syntax both parsers let through.
 3. Contract data types and seed column types must be BigQuery type names.
+4. The tenants' row access policies compiled from tenants.yml cover every published mart table
+   for every declared tenant, plus the writer's TRUE policy (tenants/bigquery_access.py).
 
 Compiled files stay under $TW_HOME/bigquery_check/ so findings can be looked at.
 """
@@ -376,6 +378,13 @@ def run_check(settings: Settings, project_dir: Path = PROJECT_DIR) -> CheckRepor
             manifest = manifests[FULL]
             compiled += _write_compiled(_select_checked(manifest), work_dir, FULL)
             report.findings += _type_findings(manifest)
+            # Tenants' row access policies, compiled from tenants.yml (tenants/bigquery_access.py).
+            from tenant_warehouse.tenants.bigquery_access import offline_check
+
+            report.findings += [
+                Finding(path, None, "tenant-row-access", problem)
+                for path, problem in offline_check(settings, manifest, work_dir)
+            ]
             report.incremental_models = sorted(
                 n["original_file_path"]
                 for n in _own_nodes(manifest)

@@ -14,15 +14,25 @@ a table's policies, so they are applied again after every build (`apply_policies
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from tenant_warehouse.settings import Settings
+import sqlglot
+
+from tenant_warehouse.settings import PROJECT_DIR, Settings
 from tenant_warehouse.tenants.catalog import TenantRelation, tenant_relations
-from tenant_warehouse.tenants.config import TenantsConfig, load_tenants_config
-from tenant_warehouse.tenants.errors import TenantAccessError
+from tenant_warehouse.tenants.config import (
+    EXAMPLE_PATH,
+    PATH_ENV,
+    TenantsConfig,
+    load_tenants_config,
+    tenants_path,
+)
+from tenant_warehouse.tenants.errors import TenantAccessError, TenantError
 from tenant_warehouse.tenants.ids import role_name
 
 WRITER_POLICY = "tw_writer"
@@ -131,6 +141,11 @@ def check_policies(
                             "need a table")
         found = by_table.get(table, [])
         for policy in found:
+            try:
+                sqlglot.parse_one(policy.filter, read="bigquery")
+            except sqlglot.errors.ParseError as exc:
+                problems.append(f"{where}: policy {policy.name} filter does not parse: "
+                                f"{str(exc).splitlines()[0]}")
             if policy.filter.upper() == "TRUE":
                 if policy.name != WRITER_POLICY or policy.grantees != (config.bigquery_writer,):
                     problems.append(f"{where}: policy {policy.name} on {table} lets "
@@ -156,12 +171,12 @@ def check_policies(
 
 
 def check_manifest(
-    settings: Settings, manifest: dict[str, Any], policies_sql: str | None = None
+    settings: Settings, manifest: dict[str, Any], config: TenantsConfig,
+    policies_sql: str | None = None,
 ) -> tuple[str, list[str]]:
     """Compile the policies for a BigQuery manifest, parse them back and check them. Returns the
-    compiled SQL (for the check's work dir) and the problems; `policies_sql` checks another text."""
+    compiled SQL and the problems; `policies_sql` checks that text instead of the compiled one."""
     relations = tenant_relations(settings)
-    config = load_tenants_config()
     tables = table_names(manifest, relations)
     nodes = {n["name"]: n for n in manifest.get("nodes", {}).values()
              if n.get("resource_type") == "model"}
@@ -175,11 +190,33 @@ def check_manifest(
     return compiled, problems
 
 
+def offline_check(
+    settings: Settings, manifest: dict[str, Any], work_dir: Path
+) -> list[tuple[str, str]]:
+    """`warehouse check-bigquery`'s part: (file, problem) for the tenant row access policies
+    compiled from tenants.yml (the committed example when there is none), written to
+    work_dir/tenant_row_access_policies.sql for review."""
+    explicit = PATH_ENV in os.environ
+    path = tenants_path() if explicit or tenants_path().exists() else EXAMPLE_PATH
+    try:
+        config = load_tenants_config(path)
+        compiled, problems = check_manifest(settings, manifest, config)
+    except TenantError as exc:
+        return [(str(path), str(exc))]
+    (work_dir / "tenant_row_access_policies.sql").write_text(compiled)
+    return [(_relative(path), problem) for problem in problems]
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(PROJECT_DIR))
+    except ValueError:
+        return str(path)
+
+
 def apply_policies(settings: Settings) -> int:
     """Create or replace every policy on BigQuery (TW_BQ_* credentials, after a build); drop
     tenant policies no longer declared. Returns the number of policies in force."""
-    import os
-
     from google.cloud import bigquery
 
     config = load_tenants_config()
