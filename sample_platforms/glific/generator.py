@@ -384,9 +384,5 @@ PLATFORM = Platform(name="glific", schema_file=SCHEMA_FILE, tables=TABLES,
                     instances=tuple(sorted(INSTANCES)), activity=GlificActivity)
 
 
-def main(argv: list[str] | None = None) -> int:
-    return cli.main(PLATFORM, argv)
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli.main(PLATFORM))
