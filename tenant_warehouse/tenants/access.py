@@ -22,7 +22,12 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from tenant_warehouse.settings import Settings
-from tenant_warehouse.tenants.catalog import TENANT_SCHEMA, TenantRelation, tenant_relations
+from tenant_warehouse.tenants.catalog import (
+    TENANT_SCHEMA,
+    TenantRelation,
+    check_publishable,
+    tenant_relations,
+)
 from tenant_warehouse.tenants.errors import TenantAccessError, TenantError
 from tenant_warehouse.tenants.ids import normalize_tenant_id, role_name
 from tenant_warehouse.tenants.sql_guard import check_tenant_sql
@@ -85,23 +90,25 @@ class _DuckDBReader:
         except duckdb.Error as exc:
             self._connection.close()
             raise TenantAccessError(f"{path}: cannot open the warehouse read-only: {exc}") from exc
-        existing = {
-            (schema, name)
-            for schema, name in self._connection.execute(
-                "select table_schema, table_name from information_schema.tables "
-                "where table_catalog = 'warehouse'"
-            ).fetchall()
-        }
+        columns: dict[tuple[str, str], set[str]] = {}
+        for schema, name, column in self._connection.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where table_catalog = 'warehouse'"
+        ).fetchall():
+            columns.setdefault((schema, name), set()).add(column)
         self._relations = [
-            r for r in tenant_relations(settings) if (r.source_schema, r.source_name) in existing
+            r for r in tenant_relations(settings) if (r.source_schema, r.source_name) in columns
         ]
         self._connection.execute(f"create schema {TENANT_SCHEMA}")
         for relation in self._relations:
+            check_publishable(relation, columns[(relation.source_schema, relation.source_name)])
             # The filter is fixed in the view; the tenant id is a validated literal.
+            where = "" if relation.is_shared else (
+                f" where {relation.tenant_column} = {_literal(tenant_id)}"
+            )
             self._connection.execute(
                 f"create view {TENANT_SCHEMA}.{relation.name} as "
-                f"select * from warehouse.{relation.source_schema}.{relation.source_name} "
-                f"where {relation.tenant_column} = {_literal(tenant_id)}"
+                f"select * from warehouse.{relation.source_schema}.{relation.source_name}{where}"
             )
         # No files, no further attachments, no way to undo this from a query.
         self._connection.execute("set enable_external_access = false")

@@ -80,7 +80,7 @@ def compile_policies(
     policies: list[RowAccessPolicy] = []
     for relation in relations:
         table = tables.get(relation.name)
-        if table is None:
+        if table is None or relation.is_shared:  # shared: table-level IAM, no row policy
             continue
         if config.bigquery_writer:
             policies.append(RowAccessPolicy(WRITER_POLICY, table, (config.bigquery_writer,), "TRUE"))
@@ -134,6 +134,8 @@ def check_policies(
         table = tables.get(relation.name)
         if table is None:
             problems.append(f"{where}: no such model in the BigQuery manifest")
+            continue
+        if relation.is_shared:
             continue
         kind = materializations.get(relation.name, "")
         if kind not in ("table", "incremental", "snapshot"):

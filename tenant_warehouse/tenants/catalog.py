@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from tenant_warehouse.settings import Settings
-from tenant_warehouse.tenants.errors import TenantError
+from tenant_warehouse.tenants.errors import TenantAccessError, TenantError
 
 CATALOG_ENV = "TW_TENANT_CATALOG"
 DEFAULT_CATALOG = Path(__file__).with_name("catalog.yml")
@@ -24,6 +24,8 @@ FORBIDDEN_SCHEMAS = frozenset(
      "tenant", "tenant_access"}
 )
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# A relation with one of these columns holds per-tenant rows: it can never be shared.
+TENANT_COLUMNS = frozenset({"tenant_id", "organization_id"})
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,15 @@ class TenantRelation:
     name: str           # name a tenant sees, e.g. "turnover_by_organization_month", "orders"
     source_schema: str  # where the mart lives in the warehouse (e.g. "marts")
     source_name: str    # the mart/model name (e.g. "fct_orders")
-    tenant_column: str  # "tenant_id"
+    tenant_column: str  # "tenant_id" ("" for a shared relation)
     description: str
+    # "tenant": the tenant's rows only (tenant_column = the tenant). "shared": the same rows for
+    # every tenant, for reference data published explicitly (never a mart with a tenant column).
+    scope: str = "tenant"
+
+    @property
+    def is_shared(self) -> bool:
+        return self.scope == "shared"
 
     @property
     def qualified_name(self) -> str:
@@ -62,6 +71,20 @@ def relation_named(settings: Settings, name: str) -> TenantRelation:
     raise TenantError(f"relation {name!r}: not a tenant-facing relation (known: {known})")
 
 
+def check_publishable(relation: TenantRelation, columns: set[str]) -> None:
+    """TenantAccessError unless the built relation (its column names) can be published as
+    declared: a tenant relation has its tenant column, a shared one has no tenant column."""
+    where = f"tenant relation {relation.name} ({relation.source_schema}.{relation.source_name})"
+    if relation.is_shared and columns & TENANT_COLUMNS:
+        raise TenantAccessError(
+            f"{where}: has column(s) {', '.join(sorted(columns & TENANT_COLUMNS))}, so it holds "
+            "per-tenant rows and cannot be shared with every tenant"
+        )
+    if not relation.is_shared and relation.tenant_column not in columns:
+        raise TenantAccessError(f"{where}: has no column {relation.tenant_column}; it cannot be "
+                                "published")
+
+
 @lru_cache(maxsize=4)
 def _load(path: str, _mtime: int) -> tuple[TenantRelation, ...]:
     try:
@@ -87,15 +110,22 @@ def _relation(path: str, index: int, item: Any) -> TenantRelation:
     where = f"{path}: relations[{index}]"
     if not isinstance(item, dict):
         raise TenantError(f"{where}: expected a mapping with name and model")
-    unknown = set(item) - {"name", "model", "schema", "tenant_column", "description"}
+    unknown = set(item) - {"name", "model", "schema", "tenant_column", "description", "scope"}
     if unknown:
         raise TenantError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    scope = item.get("scope", "tenant")
+    if scope not in ("tenant", "shared"):
+        raise TenantError(f"{where}.scope: {scope!r} is not tenant or shared")
+    if scope == "shared" and "tenant_column" in item:
+        raise TenantError(f"{where}: a shared relation has no tenant_column (every tenant sees "
+                          "all its rows); use scope: tenant to filter it")
     values = {
         "name": item.get("name"),
         "model": item.get("model"),
         "schema": item.get("schema", "marts"),
-        "tenant_column": item.get("tenant_column", "tenant_id"),
     }
+    if scope == "tenant":
+        values["tenant_column"] = item.get("tenant_column", "tenant_id")
     for key, value in values.items():
         if not isinstance(value, str) or not IDENTIFIER.match(value):
             raise TenantError(
@@ -111,6 +141,7 @@ def _relation(path: str, index: int, item: Any) -> TenantRelation:
         name=values["name"],
         source_schema=values["schema"],
         source_name=values["model"],
-        tenant_column=values["tenant_column"],
+        tenant_column=values.get("tenant_column", ""),
         description=str(item.get("description") or "").strip(),
+        scope=scope,
     )

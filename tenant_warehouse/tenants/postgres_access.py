@@ -25,7 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tenant_warehouse.settings import Settings
-from tenant_warehouse.tenants.catalog import TENANT_SCHEMA, TenantRelation, tenant_relations
+from tenant_warehouse.tenants.catalog import (
+    TENANT_SCHEMA,
+    TenantRelation,
+    check_publishable,
+    tenant_relations,
+)
 from tenant_warehouse.tenants.errors import TenantAccessError, TenantError
 from tenant_warehouse.tenants.ids import ROLE_PREFIX, normalize_tenant_id, role_name
 
@@ -168,24 +173,29 @@ def _apply_views(cursor: Any, relations: list[TenantRelation]) -> AccessReport:
                 f"{row[0]!r}; only tables and views can be published"
             )
         cursor.execute(
-            "select 1 from information_schema.columns where table_schema = %s "
-            "and table_name = %s and column_name = %s",
-            (relation.source_schema, relation.source_name, relation.tenant_column),
+            "select column_name from information_schema.columns where table_schema = %s "
+            "and table_name = %s",
+            (relation.source_schema, relation.source_name),
         )
-        if cursor.fetchone() is None:
-            raise TenantAccessError(
-                f"tenant access: {relation.source_schema}.{relation.source_name} has no "
-                f"column {relation.tenant_column}; it cannot be published"
-            )
+        columns = {name for (name,) in cursor.fetchall()}
+        check_publishable(relation, columns)
         cursor.execute(_sql("drop view if exists {}.{}", TENANT_SCHEMA, relation.name))
-        cursor.execute(
-            _sql(
+        if relation.is_shared:
+            # Same rows for every tenant role, none for anyone else.
+            view = _sql(
+                "create view {}.{} with (security_barrier) as select * from {}.{} where exists "
+                "(select from {}.{} where role_name = current_user)",
+                TENANT_SCHEMA, relation.name, relation.source_schema, relation.source_name,
+                ACCESS_SCHEMA, ROLES_TABLE,
+            )
+        else:
+            view = _sql(
                 "create view {}.{} with (security_barrier) as select * from {}.{} "
                 "where {} in (select tenant_id from {}.{} where role_name = current_user)",
                 TENANT_SCHEMA, relation.name, relation.source_schema, relation.source_name,
                 relation.tenant_column, ACCESS_SCHEMA, ROLES_TABLE,
             )
-        )
+        cursor.execute(view)
         cursor.execute(
             _sql("comment on view {}.{} is %s", TENANT_SCHEMA, relation.name),
             (relation.description,),

@@ -71,13 +71,19 @@ def check_reads(
         ledger.relation_reads += 1
         mine = _rows(tenant, sql.SQL("select * from {}.{}").format(
             sql.Identifier(TENANT_SCHEMA), sql.Identifier(relation.name)))
-        truth = _rows(owner, sql.SQL("select * from {}.{} where {} = %s").format(
-            sql.Identifier(relation.source_schema), sql.Identifier(relation.source_name),
-            sql.Identifier(relation.tenant_column)), (tenant_id,))
+        mart = sql.SQL("select * from {}.{}").format(
+            sql.Identifier(relation.source_schema), sql.Identifier(relation.source_name))
+        if relation.is_shared:  # published to every tenant: the whole mart
+            truth = _rows(owner, mart)
+        else:
+            truth = _rows(owner, mart + sql.SQL(" where {} = %s").format(
+                sql.Identifier(relation.tenant_column)), (tenant_id,))
         ledger.rows_compared += len(truth)
         if Counter(mine) != Counter(truth):
             ledger.leak(f"{tenant_id}: tenant.{relation.name} has {len(mine)} rows, "
                         f"the mart filtered by tenant {len(truth)} (or they differ)")
+        if relation.is_shared:
+            continue
         foreign = _rows(tenant, sql.SQL("select count(*) from {}.{} where {} is distinct from %s")
                         .format(sql.Identifier(TENANT_SCHEMA), sql.Identifier(relation.name),
                                 sql.Identifier(relation.tenant_column)), (tenant_id,))[0][0]

@@ -107,22 +107,34 @@ def test_grant_rejects_an_unknown_tenant(tenant_warehouse: TenantWarehouse, caps
     assert "tenant uk:999999: not in marts.dim_organizations" in capsys.readouterr().out
 
 
-def test_revoke_ends_access(tenant_warehouse: TenantWarehouse, capsys: pytest.CaptureFixture[str]) -> None:
-    tenant_id, password = tenant_warehouse.other_tenant, "revoked-tenant-password"
-    assert tenant_warehouse.cli("tenants", "grant", tenant_id, "--warehouse", "postgres",
-                                env={"TW_TENANT_PASSWORD": password}) == 0
-    assert capsys.readouterr().out.strip().splitlines()[-1] == role_name(tenant_id)
+def test_sync_grants_declared_tenants_and_prune_ends_access(
+    tenant_warehouse: TenantWarehouse, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tenant_id, password = tenant_warehouse.other_tenant, "synced-tenant-password"
+    declared = tmp_path / "tenants.yml"
+    declared.write_text("tenants: [" + ", ".join(
+        f"'{t}'" for t in [*tenant_warehouse.passwords, tenant_id]) + "]\n")
+    variable = "TW_TENANT_PASSWORD_" + role_name(tenant_id).removeprefix("tw_tenant_").upper()
+    env = {"TW_TENANTS_FILE": str(declared), variable: password}
+    assert tenant_warehouse.cli("tenants", "sync", "--warehouse", "postgres", env=env) == 0
+    out = capsys.readouterr().out
+    assert f"password for {role_name(tenant_id)}: from ${variable}" in out
+    assert "5 declared, 1 granted, 0 revoked" in out  # the four granted before are kept
     session = tenant_warehouse.login(tenant_id, password)
-    assert tenant_warehouse.cli("tenants", "revoke", tenant_id, "--warehouse", "postgres") == 0
-    assert capsys.readouterr().out.strip().splitlines()[-1] == f"revoked {role_name(tenant_id)}"
+
+    declared.write_text("tenants: [" + ", ".join(f"'{t}'" for t in tenant_warehouse.passwords) + "]\n")
+    assert tenant_warehouse.cli("tenants", "sync", "--prune", "--warehouse", "postgres", env=env) == 0
+    assert f"revoked {role_name(tenant_id)} (not declared)" in capsys.readouterr().out
     with pytest.raises(psycopg2.Error):  # its open session was ended
         session.cursor().execute("select 1")
     with pytest.raises(psycopg2.OperationalError):
         tenant_warehouse.login(tenant_id, password)
-    assert tenant_warehouse.cli("tenants", "list", "--warehouse", "postgres") == 0
+    assert tenant_warehouse.cli("tenants", "list", "--warehouse", "postgres", env=env) == 0
     listing = capsys.readouterr().out
     assert role_name(tenant_id) not in listing
-    assert all(role_name(t) in listing for t in tenant_warehouse.passwords)
+    assert all(f"{t}\t{role_name(t)}\tyes\t" in listing for t in tenant_warehouse.passwords)
+    assert tenant_warehouse.cli("tenants", "revoke", tenant_id, "--warehouse", "postgres") == 2
+    assert f"tenant {tenant_id}: nothing to revoke" in capsys.readouterr().out
 
 
 def test_a_missing_mart_fails_the_build_loudly(tenant_warehouse: TenantWarehouse, tmp_path, monkeypatch) -> None:
@@ -137,6 +149,43 @@ def test_a_missing_mart_fails_the_build_loudly(tenant_warehouse: TenantWarehouse
     monkeypatch.delenv("TW_TENANT_CATALOG")
     with tenant_warehouse.pipeline.environment() as settings:
         operations._refresh_tenant_access(settings, "postgres")  # back to the real catalog
+
+
+def test_shared_reference_data_is_published_explicitly(
+    tenant_warehouse: TenantWarehouse, tmp_path, monkeypatch
+) -> None:
+    catalog = tmp_path / "catalog.yml"
+    catalog.write_text(
+        "relations:\n  - {name: orders, model: fct_orders}\n"
+        "  - {name: instances, model: dim_instances, scope: shared}\n"
+    )
+    monkeypatch.setenv("TW_TENANT_CATALOG", str(catalog))
+    tenant_id = sorted(tenant_warehouse.passwords)[0]
+    try:
+        with tenant_warehouse.pipeline.environment() as settings:
+            operations._refresh_tenant_access(settings, "postgres")
+            relations = tenant_relations(settings)
+        ledger = Ledger()
+        with tenant_warehouse.owner() as owner, tenant_warehouse.login(tenant_id) as tenant:
+            check_reads(ledger, tenant, owner, tenant_id, relations)
+            with tenant.cursor() as cursor:
+                cursor.execute("select count(*) from tenant.instances")
+                assert cursor.fetchone()[0] == 3  # every instance, for every tenant
+                cursor.execute("select count(*) from tenant.orders where tenant_id <> %s", (tenant_id,))
+                assert cursor.fetchone()[0] == 0
+        assert not ledger.leaks, ledger.leaks
+        # The catalog's other relations are gone from schema tenant, not left behind.
+        assert ledger.relation_reads == 2
+        # A mart with per-tenant rows can never be shared.
+        catalog.write_text("relations:\n  - {name: orders, model: fct_orders, scope: shared}\n")
+        with tenant_warehouse.pipeline.environment() as settings, pytest.raises(
+            TenantAccessError, match="cannot be shared with every tenant"
+        ):
+            operations._refresh_tenant_access(settings, "postgres")
+    finally:
+        monkeypatch.delenv("TW_TENANT_CATALOG")
+        with tenant_warehouse.pipeline.environment() as settings:
+            operations._refresh_tenant_access(settings, "postgres")
 
 
 def test_isolation_holds_after_full_rebuild_and_incremental_cycle(tenant_warehouse: TenantWarehouse) -> None:
