@@ -216,7 +216,9 @@ class MysqlReader(SourceReader):
             for f in schema
             if pa.types.is_timestamp(f.type)
         }
-        key_index = schema.names.index(table.primary_key)
+        # Bad values are reported by key; a table without one by its row number in the read.
+        key_index = schema.names.index(table.primary_key) if table.has_key else None
+        read = 0
         fetch_rows = min(FETCH_ROWS, table.chunk_rows)
         with self._errors(table):
             cursor = self.conn.cursor(pymysql.cursors.SSCursor)
@@ -227,7 +229,11 @@ class MysqlReader(SourceReader):
                     if not rows:
                         return
                     columns = list(zip(*rows, strict=True))
-                    keys = columns[key_index]
+                    if key_index is not None:
+                        keys: Sequence[Any] = columns[key_index]
+                    else:
+                        keys = [f"row {read + i + 1}" for i in range(len(rows))]
+                    read += len(rows)
                     arrays = [
                         self._column(table, field, values, keys, zones.get(field.name))
                         for field, values in zip(schema, columns, strict=True)

@@ -279,3 +279,61 @@ def test_mysql_errors_are_one_line_and_name_instance_and_table(
 def test_unknown_source_time_zone_is_named(mysql_database: MysqlDatabase) -> None:
     with pytest.raises(SourceUnavailable, match="instance shop: unknown source time zone 'Mars/Base'"):
         open_reader("shop", mysql_database.url, time_zone="Mars/Base")
+
+
+def test_mysql_tables_without_cursor_or_key(
+    mysql_database: MysqlDatabase, source_home: SourceHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cursor: none` (compared by row hash) and `primary_key: none` (replaced whole) tables,
+    as OFN's tables without timestamps or ids, read from MariaDB."""
+    mysql_database.execute(
+        "CREATE TABLE prices (id BIGINT PRIMARY KEY, amount DECIMAL(10,2))",
+        "CREATE TABLE roles (user_id BIGINT, role VARCHAR(20))",
+        "INSERT INTO prices VALUES (1, 1.50), (2, 2.25), (3, 9.99)",
+        "INSERT INTO roles VALUES (1, 'admin'), (1, 'admin'), (2, 'staff')",
+    )
+    monkeypatch.setenv("TW_SOURCE_SHOP_URL", mysql_database.url)
+    cfg = parse_config(
+        {
+            "instances": ["shop"],
+            "tables": {
+                "prices": {"primary_key": "id", "cursor": "none",
+                           "columns": {"id": "bigint", "amount": "decimal(10,2)"}},
+                "roles": {"primary_key": "none",
+                          "columns": {"user_id": "bigint", "role": "text"}},
+            },
+        }
+    )
+
+    def raw() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        conn = duckdb.connect(str(source_home.settings.duckdb_path), read_only=True)
+        try:
+            prices = conn.execute("SELECT id, amount FROM raw.prices ORDER BY id").fetchall()
+            roles = conn.execute("SELECT user_id, role FROM raw.roles ORDER BY ALL").fetchall()
+        finally:
+            conn.close()
+        return prices, roles
+
+    def source() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        return (
+            [tuple(r) for r in mysql_database.query("SELECT id, amount FROM prices ORDER BY id")],
+            sorted(tuple(r) for r in mysql_database.query("SELECT user_id, role FROM roles")),
+        )
+
+    first = source_home.ingest(cfg)
+    assert first.ok, first.summary()
+    assert raw() == source()
+    mysql_database.execute(
+        "UPDATE prices SET amount = 3.00 WHERE id = 2",
+        "DELETE FROM prices WHERE id = 3",
+        "INSERT INTO prices VALUES (4, 0.01)",
+        "DELETE FROM roles WHERE role = 'staff'",
+    )
+    second = source_home.ingest(cfg)
+    assert second.ok, second.summary()
+    assert raw() == source()
+    assert second.tables[("shop", "prices")].rows_deleted == 1
+    third = source_home.ingest(cfg)
+    assert third.ok, third.summary()
+    assert third.tables[("shop", "prices")].rows_loaded == 0
+    assert raw() == source()
