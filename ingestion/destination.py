@@ -210,23 +210,12 @@ class DestinationView:
     ) -> dict[int, tuple[int, int]]:
         """bucket -> (row count, checksum) of the instance's raw rows, computed in the warehouse
         with the same definition as in the source (readers.base.bucket_checksum_sql)."""
-        key, cursor = table.primary_key or "", table.cursor or ""
-        engine = self.engine
-        seconds = {
-            "duckdb": f"CAST(floor(epoch_us({cursor}) / 1000000.0) AS BIGINT)",
-            "postgres": f"floor(extract(epoch FROM {cursor}))::bigint",
-            "bigquery": f"UNIX_SECONDS({cursor})",
-        }[engine]
-        divide = {"duckdb": "//", "postgres": "/", "bigquery": "DIV"}[engine]
         try:
             with self._client() as client:
                 if not client.has_dataset():
                     return {}
-                sql = bucket_checksum_sql(
-                    key=key, seconds=seconds, table=client.make_qualified_table_name(table.name),
-                    width=width, divide=divide, where=f" WHERE {INSTANCE_COLUMN} = %s",
-                    # MOD(): a literal `%` would clash with the drivers' %s parameters.
-                    mod=_mod,
+                sql = raw_bucket_sql(
+                    self.engine, table, client.make_qualified_table_name(table.name), width
                 )
                 with client.execute_query(sql, instance) as cursor:
                     return {int(b): (int(c), int(h)) for b, c, h in cursor.fetchall()}
@@ -252,6 +241,24 @@ class DestinationView:
             return schema.empty_table()
         parts = [p for p in parts if p.num_rows]
         return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def raw_bucket_sql(engine: str, table: TableConfig, qualified: str, width: int) -> str:
+    """The bucket checksum query over one instance's raw rows (parameter: instance_id) in the
+    warehouse's dialect: integer division and epoch seconds are spelled differently."""
+    key, cursor = table.primary_key or "", table.cursor or ""
+    seconds = {
+        "duckdb": f"CAST(floor(epoch_us({cursor}) / 1000000.0) AS BIGINT)",
+        "postgres": f"floor(extract(epoch FROM {cursor}))::bigint",
+        "bigquery": f"UNIX_SECONDS({cursor})",
+    }[engine]
+    divide = {"duckdb": "//", "postgres": "/", "bigquery": "DIV"}[engine]
+    return bucket_checksum_sql(
+        key=key, seconds=seconds, table=qualified, width=width, divide=divide,
+        where=f" WHERE {INSTANCE_COLUMN} = %s",
+        # MOD(): a literal `%` would clash with the drivers' %s parameters.
+        mod=_mod,
+    )
 
 
 def _mod(left: str, right: str) -> str:

@@ -20,7 +20,8 @@ PACKAGED = str(DEFAULT_PATH)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "home"
     monkeypatch.setenv("TW_HOME", str(path))
-    monkeypatch.delenv("TW_CONFIG", raising=False)
+    # Set (empty = unset), so that monkeypatch restores it after main() points it at --config.
+    monkeypatch.setenv("TW_CONFIG", "")
     return path
 
 

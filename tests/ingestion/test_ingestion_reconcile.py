@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingestion.config import load_config
+from ingestion.config import ColumnConfig, TableConfig, load_config
+from ingestion.destination import raw_bucket_sql
 from ingestion.extract import drop_known
-from ingestion.reconcile import compare, key_ranges
+from ingestion.readers.sqlite import SqliteReader
+from ingestion.reconcile import bucket_range, compare, differing_ranges, key_ranges
 
 CONTACTS = load_config().tables["contacts"]
 TS = pa.timestamp("us", tz="UTC")
@@ -80,3 +85,83 @@ def test_rows_raw_already_holds_are_dropped_from_the_lag_window() -> None:
     assert kept.column("id").to_pylist() == [1, 3, 5]
     assert kept.column("name").to_pylist() == ["a", "c", "e"]
     assert drop_known(batch, _versions({}), CONTACTS).num_rows == 5
+
+
+# --- bucketed checksums ----------------------------------------------------------------------
+
+
+@given(key=st.integers(-(10**9), 10**9), width=st.integers(1, 10**6))
+def test_bucket_range_holds_exactly_the_keys_of_its_bucket(key: int, width: int) -> None:
+    bucket = -(abs(key) // width) if key < 0 else key // width  # truncation toward zero
+    low, high = bucket_range(bucket, width)
+    assert low <= key < high
+
+
+def test_only_buckets_that_differ_are_compared() -> None:
+    source = {0: (5, 10), 1: (5, 11), 2: (5, 12), 3: (5, 13), 7: (1, 1)}
+    raw = {0: (5, 10), 1: (4, 11), 2: (5, 99), 3: (5, 13), 9: (1, 1)}
+    assert differing_ranges(source, raw, width=10, max_buckets=50) == [
+        (10, 30), (70, 80), (90, 100)
+    ]
+    # Neighbours merge, but never into more than max_buckets per range.
+    assert differing_ranges(source, raw, width=10, max_buckets=1) == [
+        (10, 20), (20, 30), (70, 80), (90, 100)
+    ]
+
+
+def _reference_checksums(rows: list[tuple[int, dt.datetime]], width: int) -> dict[int, tuple[int, int]]:
+    """The definition in readers.base.bucket_checksum_sql, in Python."""
+    out: dict[int, tuple[int, int]] = {}
+    for key, cursor in rows:
+        bucket = -(abs(key) // width) if key < 0 else key // width
+        seconds = int(cursor.timestamp() // 1)
+        row = ((key % 1000003 if key >= 0 else -(-key % 1000003)) * 2654435
+               + (seconds % 1000000007) * 31) % 2147483647
+        count, total = out.get(bucket, (0, 0))
+        out[bucket] = (count + 1, total + row)
+    return out
+
+
+def test_sqlite_and_duckdb_compute_the_same_bucket_checksums(tmp_path: Path) -> None:
+    rows = [
+        (key, dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=key * 37.25))
+        for key in [*range(1, 400), 1_000_003, 2_500_000]
+    ]
+    width = 50
+    sqlite_path = tmp_path / "source.sqlite"
+    conn = sqlite3.connect(sqlite_path)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, updated_at TEXT)")
+    conn.executemany(
+        "INSERT INTO t VALUES (?, ?)",
+        [(k, c.strftime("%Y-%m-%d %H:%M:%S.%f")) for k, c in rows],
+    )
+    conn.commit()
+    conn.close()
+    table = TableConfig(
+        name="t", primary_key="id", cursor="updated_at",
+        columns=(ColumnConfig("id", "bigint"), ColumnConfig("updated_at", "timestamp")),
+    )
+    with SqliteReader("uk", str(sqlite_path)) as reader:
+        from_sqlite = reader.bucket_checksums(table, width)
+
+    warehouse = duckdb.connect()
+    warehouse.execute(
+        "CREATE TABLE t (instance_id VARCHAR, id BIGINT, updated_at TIMESTAMPTZ)"
+    )
+    warehouse.executemany("INSERT INTO t VALUES ('uk', ?, ?)", [list(r) for r in rows])
+    sql = raw_bucket_sql("duckdb", table, "t", width).replace("%s", "?")
+    from_duckdb = {
+        int(b): (int(c), int(h)) for b, c, h in warehouse.execute(sql, ["uk"]).fetchall()
+    }
+    assert from_sqlite == from_duckdb == _reference_checksums(rows, width)
+    assert len(from_duckdb) > 5
+
+
+def test_the_bigquery_checksum_query_is_bigquery_sql() -> None:
+    import sqlglot
+
+    table = load_config().tables["orders"]
+    sql = raw_bucket_sql("bigquery", table, "`project.raw.orders`", 20_000).replace("%s", "'uk'")
+    parsed = sqlglot.parse_one(sql, read="bigquery")
+    assert parsed is not None
+    assert "DIV(id, 20000)" in sql and "UNIX_SECONDS(updated_at)" in sql and "%" not in sql
