@@ -330,10 +330,10 @@ class GlificActivity(ActivityBase):
         for table in ("flows", "users"):
             for row in [r for r in self.store.rows(table) if r["organization_id"] == org["id"]]:
                 self.store.delete(table, row)
+        # The organization row is left as it is: its `contact_id` (no foreign key) now names a
+        # deleted contact, and nothing bumps its updated_at.
         for contact in self.contacts.pop(org["id"], []):
             self.store.delete("contacts", contact)
-        if org["contact_id"] is not None:
-            self.store.update("organizations", org, contact_id=None)
 
     # -- ugly cases --------------------------------------------------------------------------
 
