@@ -1,13 +1,20 @@
 """Run dbt as a subprocess against this project, with the profile and target chosen by settings.
 
 A subprocess (not dbtRunner in-process) keeps dbt's global state out of long-running commands
-and lets a crash of dbt be a crash of dbt only.
+and lets a crash of dbt be a crash of dbt only. The child never outlives the command: it runs in
+its own process group with a parent-death signal (Linux `prctl(PR_SET_PDEATHSIG, SIGKILL)`), so
+a `kill -9` of `warehouse run` kills its dbt too instead of leaving it writing (and holding the
+DuckDB file) behind a cycle that is gone; any other exit of the parent kills the group.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,6 +23,7 @@ from pathlib import Path
 from tenant_warehouse.settings import PROJECT_DIR, Settings
 
 WAREHOUSES = ("duckdb", "postgres", "bigquery")
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass
@@ -56,6 +64,40 @@ def dbt_env(settings: Settings, target: str) -> dict[str, str]:
     return env
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """In the child, before exec: SIGKILL when the parent dies (kept across exec). If the
+    parent is already gone (killed between fork and here), exit at once."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def start_child(command: list[str], **options: object) -> subprocess.Popen[str]:
+    """Popen of a child that dies with this process and is in its own process group."""
+    parent = os.getpid()
+    return subprocess.Popen(  # type: ignore[call-overload,no-any-return]
+        command, preexec_fn=lambda: _die_with_parent(parent), process_group=0, **options
+    )
+
+
+def stop_child(process: subprocess.Popen[str]) -> None:
+    """Kill the child's whole group (it may have started its own children)."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _journal_step(args: list[str]) -> None:
+    from tenant_warehouse.monitoring.journal import current_command
+
+    command = current_command()
+    if command is not None:
+        command.step(f"dbt {' '.join(a for a in args[:2] if not a.startswith('-'))}")
+
+
 def run_dbt(
     settings: Settings,
     args: list[str],
@@ -67,18 +109,33 @@ def run_dbt(
     if extra_env:
         env.update(extra_env)
     command = [dbt_executable(), *args]
-    if echo:
-        process = subprocess.Popen(
-            command, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True,
-        )
-        lines: list[str] = []
+    _journal_step(args)
+    process = start_child(
+        command, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )
+    lines: list[str] = []
+    try:
         assert process.stdout is not None
         for line in process.stdout:
             lines.append(line)
-            sys.stdout.write(line)
+            if echo:
+                sys.stdout.write(line)
         return DbtResult(command, process.wait(), "".join(lines))
-    completed = subprocess.run(
-        command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False
+    finally:
+        stop_child(process)  # Ctrl-C or an error here: dbt does not go on alone
+
+
+def generate_docs(settings: Settings, target: str = "duckdb") -> tuple[DbtResult, Path]:
+    """`dbt docs generate` with this project's profile: the site (index.html, manifest.json,
+    catalog.json) lands in the target's DBT_TARGET_PATH under TW_HOME."""
+    result = run_dbt(settings, ["docs", "generate"], target=target, echo=True)
+    return result, Path(dbt_env(settings, target)["DBT_TARGET_PATH"])
+
+
+def serve_docs(settings: Settings, target: str, host: str, port: int) -> DbtResult:
+    """`dbt docs serve` of the generated site until Ctrl-C (it does not read the warehouse)."""
+    return run_dbt(
+        settings, ["docs", "serve", "--host", host, "--port", str(port), "--no-browser"],
+        target=target, echo=True,
     )
-    return DbtResult(command, completed.returncode, completed.stdout + completed.stderr)

@@ -310,7 +310,9 @@ def _run_cycle(
     step("row counts", lambda: record_row_counts(settings, warehouse, instances, report))
     console.rule("[bold]build")
     step("freshness", lambda: check_freshness(settings, warehouse))
-    built = step("build", lambda: cycle_build(settings, warehouse, full_build))
+    # After an interrupted command, models may be half-built: build the whole project.
+    whole = full_build or bool(write and write.interrupted)
+    built = step("build", lambda: cycle_build(settings, warehouse, whole))
     ok = ok and bool(built)
     console.rule("[bold]alerts")
     if write:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
+from tenant_warehouse.monitoring.output import make_console
 from tenant_warehouse.settings import Settings
 from tenant_warehouse.warehouse_sql import connect, query, relation_exists
 
-console = Console()
+console = make_console()  # plain, complete lines when not on a terminal
 RAW_TABLES = ("organizations", "users", "contacts", "orders", "order_items", "messages")
 
 

@@ -27,6 +27,7 @@ RULES = (
     "stale_data",
     "row_count_anomaly",
     "new_organization",
+    "tenant_data_problem",
 )
 TEST_STATUSES = ("fail", "error", "warn")
 FRESHNESS_STATUSES = ("warn", "error", "runtime error")
@@ -38,6 +39,7 @@ DEFAULT_SEVERITY = {
     "stale_data": "warning",
     "row_count_anomaly": "warning",
     "new_organization": "info",
+    "tenant_data_problem": "warning",
 }
 _NOTIFY_KEYS = {"urls_env", "title_prefix", "send_resolved", "digest_after"}
 _RULE_KEYS: dict[str, set[str]] = {
@@ -47,6 +49,7 @@ _RULE_KEYS: dict[str, set[str]] = {
     "stale_data": {"max_lag_minutes", "tables", "freshness_statuses"},
     "row_count_anomaly": set(),
     "new_organization": {"kinds"},
+    "tenant_data_problem": set(),
 }
 
 

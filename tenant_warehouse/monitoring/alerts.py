@@ -22,14 +22,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 
 from tenant_warehouse.monitoring.alert_config import AlertConfig, load_alert_config
+from tenant_warehouse.monitoring.output import make_console
 from tenant_warehouse.monitoring.store import Warehouse
 from tenant_warehouse.settings import Settings
 
-console = Console()
+console = make_console()  # plain, complete lines when not on a terminal
 NEVER_RESOLVED = ("new_organization",)
 
 
@@ -66,10 +66,16 @@ class Alert:
 
 @dataclass(frozen=True)
 class CycleError:
-    """A step of the cycle that crashed (no run-log row says so): reported by rule run_failed."""
+    """A step of the cycle that crashed (no run-log row says so): reported by rule run_failed.
+    From the journal (monitoring/journal.py): a command interrupted or unable to record its
+    failure, `what` says which; `already_sent` when it was sent while the warehouse was
+    unreachable (recorded now, not sent again)."""
 
     step: str
     message: str
+    what: str = ""
+    entry_id: int | None = None
+    already_sent: bool = False
 
 
 @dataclass
@@ -79,6 +85,7 @@ class AlertOutcome:
     already_open: list[Alert] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
     baseline: int = 0
+    updated: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -114,6 +121,11 @@ def evaluate(
             alerts += _stale_sources(warehouse, config)
     if config.rule("row_count_anomaly") and needs("row_count_trend"):
         alerts += _row_count_anomalies(warehouse, config)
+    if config.rule("tenant_data_problem"):
+        if warehouse.relation_exists("marts", "dim_organizations"):
+            alerts += _tenant_data_problems(warehouse, config)
+        else:
+            notes.append("marts.dim_organizations does not exist yet (run `warehouse build`)")
     if config.rule("new_organization"):
         if warehouse.relation_exists("marts", "dim_organizations"):
             alerts += _new_organizations(warehouse, config)
@@ -176,7 +188,7 @@ def _cycle_failed(config: AlertConfig, errors: Sequence[CycleError]) -> list[Ale
         Alert(
             key=f"run_failed:cycle:{error.step}:{_digest(error.message)}",
             rule="run_failed", severity=rule.severity,
-            what=f"the {error.step} step of the pipeline crashed",
+            what=error.what or f"the {error.step} step of the pipeline crashed",
             where=f"step {error.step}", since=_now(),
             investigate="warehouse status; warehouse run (runs the cycle again, with its output)",
             details=error.message,
@@ -321,6 +333,69 @@ def _row_count_anomalies(warehouse: Warehouse, config: AlertConfig) -> list[Aler
     ]
 
 
+def _tenant_data_problems(warehouse: Warehouse, config: AlertConfig) -> list[Alert]:
+    """A data problem of one tenant: an organization with an invalid time zone (kept in the
+    marts on its instance's zone), rows naming an organization the warehouse does not have."""
+    rule = config.rules["tenant_data_problem"]
+    try:
+        fallbacks = warehouse.query(
+            "select instance_id, organization_id, tenant_id, organization_name, source_time_zone,"
+            " time_zone, updated_at from marts.dim_organizations where is_time_zone_fallback"
+            " order by instance_id, organization_id"
+        )
+    except Exception:  # a warehouse built before the column existed: the next build adds it
+        _rollback(warehouse)
+        fallbacks = []
+    alerts = []
+    for row in fallbacks:
+        tenant, since = row["tenant_id"], _utc(row["updated_at"])
+        value = "no time zone" if row["source_time_zone"] is None else (
+            f"invalid time zone {row['source_time_zone']!r}")
+        alerts.append(Alert(
+            key=f"tenant_data_problem:{tenant}:invalid_time_zone:{row['source_time_zone']}",
+            rule="tenant_data_problem", severity=rule.severity,
+            what=f"organization {tenant} has {value} since {_format_short(since)}; its orders "
+                 f"are counted in {row['time_zone']}",
+            where=f"instance {row['instance_id']}, tenant {tenant}, table organizations, "
+                  f"column time_zone",
+            since=since,
+            investigate=f"warehouse status --tenant {tenant}  (fix organizations.time_zone of id "
+                        f"{row['organization_id']} in instance {row['instance_id']})",
+            instance_id=row["instance_id"], table_name="organizations", tenant_id=tenant,
+            details=f"{row['organization_name']!r} stays in every mart with its instance's time "
+                    f"zone (dim_organizations.is_time_zone_fallback); dq_quarantined_rows lists "
+                    f"the value. Its local days and months move to its own zone once fixed.",
+        ))  # fmt: skip
+    if warehouse.relation_exists("marts", "dq_quarantined_rows"):
+        orphans = warehouse.query(
+            "select instance_id, tenant_id, table_name, count(*) as row_count"
+            " from marts.dq_quarantined_rows where quarantine_reason = 'unknown_organization'"
+            " group by instance_id, tenant_id, table_name order by instance_id, tenant_id, table_name"
+        )
+        by_tenant: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for row in orphans:
+            by_tenant[(row["instance_id"], row["tenant_id"])].append(row)
+        for (instance, tenant), rows in by_tenant.items():
+            counts = ", ".join(f"{int(r['row_count']):,} {r['table_name']}" for r in rows)
+            alerts.append(Alert(
+                key=f"tenant_data_problem:{tenant}:unknown_organization",
+                rule="tenant_data_problem", severity=rule.severity,
+                what=f"rows of tenant {tenant} name an organization the warehouse does not have "
+                     f"({counts}); they are kept out of the marts",
+                where=f"instance {instance}, tenant {tenant}",
+                since=None,
+                investigate=f"warehouse status --tenant {tenant}  (is organization "
+                            f"{tenant.split(':')[-1]} missing from {instance}.organizations?)",
+                instance_id=instance, tenant_id=tenant,
+            ))  # fmt: skip
+    return alerts
+
+
+def _rollback(warehouse: Warehouse) -> None:
+    if warehouse.target == "postgres":
+        warehouse.connection.rollback()
+
+
 def _new_organizations(warehouse: Warehouse, config: AlertConfig) -> list[Alert]:
     rule = config.rules["new_organization"]
     rows = warehouse.query(
@@ -399,11 +474,19 @@ def evaluate_and_send(
     notifier: Notifier | None = None,
 ) -> AlertOutcome:
     """Evaluate the rules, send what is new, record what was sent and what cleared."""
+    from tenant_warehouse.monitoring.journal import Journal
     from tenant_warehouse.monitoring.store import open_warehouse
 
     config = config or load_alert_config()
     notifier = notifier or Notifier(config.urls(), config.title_prefix)
     outcome = AlertOutcome()
+    journal = Journal(settings)
+    # Failures the warehouse could not take when they happened (an interrupted command, a
+    # cycle that could not reach it): copied in now, as run_failed alerts.
+    pending = [_journal_error(entry) for entry in journal.unrecorded_failures()]
+    cycle_errors = [*cycle_errors, *pending]
+    sent_before = {a.key for a in _cycle_failed(config, [e for e in pending if e.already_sent])
+                   } if config.rule("run_failed") else set()  # fmt: skip
     with open_warehouse(settings, target) as warehouse:
         warehouse.ensure_tables()
         state = _latest_events(warehouse)
@@ -412,16 +495,24 @@ def evaluate_and_send(
 
         alerts = _baseline_organizations(warehouse, alerts, state, now, outcome)
         fresh: list[Alert] = []
+        records = []
         for alert in alerts:
             latest = state.get(alert.key)
             if latest and latest["event"] == "baseline":
                 continue
-            if latest and latest["event"] == "fired" and latest["is_delivered"]:
+            if alert.key in sent_before:
                 outcome.already_open.append(alert)
+                records.append(_record(alert, "fired", now, None))
+            elif latest and latest["event"] == "fired" and latest["is_delivered"]:
+                outcome.already_open.append(alert)
+                if (latest["title"], latest["body"]) != (alert.title, alert.body):
+                    # Same event, new count or wording: the open alert's text follows it (status
+                    # and the report show the latest); not sent again for that.
+                    records.append(_record(alert, "fired", now, None))
+                    outcome.updated += 1
             else:
                 fresh.append(alert)
 
-        records = []
         for batch in _batches(fresh, config.digest_after):
             if len(batch) == 1:
                 title, body = batch[0].title, batch[0].body
@@ -452,8 +543,41 @@ def evaluate_and_send(
                 "is_delivered": error is None, "delivery_error": error,
             })  # fmt: skip
         warehouse.append("alerts", records)
+    journal.mark_recorded([e.entry_id for e in pending if e.entry_id is not None])
+    journal.save_snapshot("open_alerts", [
+        {"title": a.title, "severity": a.severity, "rule": a.rule, "tenant_id": a.tenant_id,
+         "instance_id": a.instance_id}
+        for a in alerts if a.rule not in NEVER_RESOLVED
+    ])  # fmt: skip
     _print_outcome(outcome, notifier)
     return outcome
+
+
+def _journal_error(entry: Any) -> CycleError:
+    what = (f"warehouse {entry.command} was interrupted" if entry.status == "interrupted"
+            else f"warehouse {entry.command} failed and could not record it in the warehouse")
+    if entry.step:
+        what += f" during step {entry.step}"
+    return CycleError(entry.step or "start", entry.describe(), what=what,
+                      entry_id=entry.entry_id, already_sent=entry.alerted)
+
+
+def notify_unrecorded(errors: Sequence[CycleError], cause: str) -> bool:
+    """Send a cycle's failures now, when the warehouse cannot take the alert log (its DuckDB
+    file locked, its server down); the journal keeps them for the next evaluation to record.
+    True when delivered (the console always is)."""
+    config = load_alert_config()
+    notifier = Notifier(config.urls(), config.title_prefix)
+    lines = [f"- {error.step}: {error.message}" for error in errors] or ["- (no step crashed)"]
+    title = "ERROR run failed: a cycle failed and the warehouse cannot record it"
+    body = "\n".join([
+        f"What: {title.split(': ', 1)[1]}",
+        f"Why the warehouse could not record it: {_short(cause)}",
+        f"Since: {_format_time(_now())}",
+        "Investigate: warehouse status  (is another process holding the warehouse?)",
+        "", *lines,
+    ])
+    return _deliver(notifier, title, body, "error") is None
 
 
 def _deliver(notifier: Notifier, title: str, body: str, severity: str) -> str | None:
@@ -529,6 +653,8 @@ def _print_outcome(outcome: AlertOutcome, notifier: Notifier) -> None:
         parts.append(f"[red]{len(outcome.undelivered)} not delivered (retried next run)[/red]")
     if outcome.already_open:
         parts.append(f"{len(outcome.already_open)} already sent")
+    if outcome.updated:
+        parts.append(f"{outcome.updated} open alert(s) reworded (count changed)")
     if outcome.resolved:
         parts.append(f"[green]{len(outcome.resolved)} resolved[/green]")
     if outcome.baseline:
@@ -555,6 +681,11 @@ def _utc(value: Any) -> dt.datetime | None:
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC)
+
+
+def _format_short(value: Any) -> str:
+    moment = _utc(value)
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "an unknown time"
 
 
 def _key_time(value: Any) -> str:

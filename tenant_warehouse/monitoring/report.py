@@ -18,7 +18,7 @@ from typing import Any
 
 from tenant_warehouse.monitoring.alert_config import load_alert_config
 from tenant_warehouse.monitoring.status import ago, duration, table_states
-from tenant_warehouse.monitoring.store import Warehouse, open_warehouse
+from tenant_warehouse.monitoring.store import Warehouse, WarehouseBusy, open_warehouse
 from tenant_warehouse.settings import Settings
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -40,19 +40,30 @@ def default_report_path(settings: Settings) -> Path:
 def write_report(
     settings: Settings, target: str, output: Path | None = None, days: int = 30
 ) -> Path:
+    from tenant_warehouse.monitoring.journal import Journal
+    from tenant_warehouse.monitoring.status import busy_wait
+
     output = output or default_report_path(settings)
-    with open_warehouse(settings, target, read_only=True) as warehouse:
-        document = render_report(warehouse, target, days)
+    try:
+        with open_warehouse(
+            settings, target, read_only=True, lock_wait_seconds=busy_wait(settings, Journal(settings))
+        ) as warehouse:
+            document = render_report(warehouse, target, days, _journal_section(settings))
+    except WarehouseBusy as exc:
+        # A build holds the DuckDB file: report at once from the journal.
+        document = render_busy_report(settings, target, str(exc))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(document, encoding="utf-8")
     return output
 
 
-def render_report(warehouse: Warehouse, target: str, days: int = 30) -> str:
+def render_report(warehouse: Warehouse, target: str, days: int = 30, journal: str = "") -> str:
     now = dt.datetime.now(dt.UTC)
     since = now - dt.timedelta(days=days)
     sections = [
+        journal,
         _status_section(warehouse),
+        _quarantine_section(warehouse),
         _failures_section(warehouse, since),
         _trend_section(warehouse, since),
         _freshness_section(warehouse),
@@ -104,6 +115,78 @@ def _status_section(warehouse: Warehouse) -> str:
             rows,
         ),
     )  # fmt: skip
+
+
+def _journal_section(settings: Settings) -> str:
+    """The last commands from the journal: one in progress, one killed or failed."""
+    from tenant_warehouse.monitoring.journal import Journal
+
+    journal = Journal(settings)
+    entries = journal.latest(10)
+    if not entries:
+        return ""
+    running = journal.in_progress(settings)
+    note = (f"<p class=\"summary\">build in progress since {running.started:%Y-%m-%d %H:%M} UTC:"
+            f" warehouse {_e(running.command)} (pid {running.pid})</p>" if running else "")
+    rows = [
+        f"<tr class=\"{'failing' if e.status in ('failed', 'interrupted') else 'ok'}\">"
+        + _cells(e.command, e.status, e.started_at, e.ended_at or "-", e.step or "-",
+                 e.message or "")
+        + "</tr>"
+        for e in entries
+    ]
+    return _section("Commands (journal)", "journal", note + _table(
+        ("command", "status", "started", "ended", "step", "message"), rows))
+
+
+def render_busy_report(settings: Settings, target: str, cause: str) -> str:
+    """The report while a build holds the warehouse: the journal and the open alerts as of the
+    last evaluation; the full report needs the warehouse (run it again after the build)."""
+    from tenant_warehouse.monitoring.journal import Journal
+
+    now = dt.datetime.now(dt.UTC)
+    snapshot = Journal(settings).snapshot("open_alerts")
+    alerts = ""
+    if snapshot:
+        rows = [f"<tr>{_cells(a['severity'], a['rule'], a.get('tenant_id') or '', a['title'])}</tr>"
+                for a in snapshot[1]]
+        alerts = _section(f"Open alerts as of {snapshot[0]}", "alerts",
+                          _table(("severity", "rule", "tenant", "alert"), rows))
+    title = "tenant_warehouse data-quality report"
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{title}</title><style>{CSS}</style></head><body>"
+        f"<h1>{title}</h1><p class=\"meta\">warehouse <b>{_e(target)}</b>, generated "
+        f"{now.strftime('%Y-%m-%d %H:%M:%S UTC')}. <b>The warehouse is busy</b> "
+        f"({_e(cause.splitlines()[0])}): this page shows the journal; run "
+        "<code>warehouse report</code> again after the build for every section.</p>"
+        + _journal_section(settings) + alerts + "</body></html>\n"
+    )
+
+
+def _quarantine_section(warehouse: Warehouse) -> str:
+    """Quarantined rows by reason and tenant (marts.dq_quarantined_rows)."""
+    if not warehouse.relation_exists("marts", "dq_quarantined_rows"):
+        return _section("Quarantined rows", "quarantine",
+                        "<p class=\"missing\">marts.dq_quarantined_rows does not exist yet</p>")
+    rows = warehouse.query(
+        "select quarantine_reason, coalesce(tenant_id, instance_id || ':(no tenant)') as tenant,"
+        " table_name, count(*) as row_count, max(quarantined_value) as quarantined_value,"
+        " bool_or(is_kept_in_marts) as is_kept"
+        " from marts.dq_quarantined_rows group by 1, 2, 3 order by 1, 4 desc, 2, 3"
+    )
+    total = sum(int(r["row_count"]) for r in rows)
+    body = [
+        "<tr>" + _cells(
+            r["quarantine_reason"], r["tenant"], r["table_name"], _count(r["row_count"]),
+            r["quarantined_value"] or "",
+            "kept, counted on the instance's time zone" if r["is_kept"] else "kept out of the marts",
+        ) + "</tr>"
+        for r in rows
+    ]
+    return _section("Quarantined rows by reason and tenant", "quarantine",
+                    f"<p class=\"summary\">{total:,} row(s) in marts.dq_quarantined_rows</p>"
+                    + _table(("reason", "tenant", "table", "rows", "value", "handling"), body))
 
 
 def _failures_section(warehouse: Warehouse, since: dt.datetime) -> str:

@@ -1,7 +1,11 @@
 """`warehouse status`: the state of every instance and table, and of the last dbt runs.
 
-Reads the observability views (as of now). Every configured (instance, table) gets a line, even
-one that never ran. A failing line is red, a stale or never-loaded one yellow. The exit code is 1
+Reads the command journal first (monitoring/journal.py: a command in progress, a cycle killed
+or failed), then the observability views (as of now). Every configured (instance, table) gets a
+line, even one that never ran. A failing line is red, a stale or never-loaded one yellow;
+tenants with a data problem (an invalid time zone, rows of an unknown organization) are red.
+While a build holds the DuckDB file, status answers within a second or two from the journal
+(the open alerts as of the last evaluation) and says a build is in progress. The exit code is 1
 when anything is failing, so `warehouse status` can gate a script.
 """
 
@@ -12,15 +16,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from tenant_warehouse.monitoring.alert_config import AlertConfig, load_alert_config
-from tenant_warehouse.monitoring.store import MonitoringUnavailable, Warehouse, open_warehouse
+from tenant_warehouse.monitoring.journal import Journal
+from tenant_warehouse.monitoring.output import clip, is_plain, make_console
+from tenant_warehouse.monitoring.store import (
+    MonitoringUnavailable,
+    Warehouse,
+    WarehouseBusy,
+    open_warehouse,
+)
 from tenant_warehouse.settings import Settings
 
-console = Console()
+console = make_console()  # plain, complete lines when not on a terminal
+# How long status and report wait for a DuckDB file a build holds before answering from the
+# journal instead.
+BUSY_WAIT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -77,26 +90,86 @@ def print_status(
     tenant: str | None = None,
 ) -> int:
     config = load_alert_config()
+    journal = Journal(settings)
+    cycle_failed = _print_journal(settings, journal)
     try:
-        with open_warehouse(settings, target, read_only=True) as warehouse:
+        with open_warehouse(
+            settings, target, read_only=True, lock_wait_seconds=busy_wait(settings, journal)
+        ) as warehouse:
             if tenant:
-                return _print_tenant(warehouse, tenant)
+                return max(_print_tenant(warehouse, tenant), int(cycle_failed))
             states = table_states(warehouse, config, instances, tables)
             _print_tables(states)
             failing_nodes = _print_dbt(warehouse)
+            problems = _print_tenant_problems(warehouse)
             _print_open_alerts(warehouse)
+    except WarehouseBusy as exc:
+        return _print_from_journal(journal, str(exc), cycle_failed, tenant)
     except MonitoringUnavailable as exc:
         console.print(f"[red]status unavailable:[/red] {exc}")
         return 2
     failing = [s for s in states if s.is_failing]
-    if failing or failing_nodes:
+    if failing or failing_nodes or problems or cycle_failed:
+        parts = [f"{len(failing)} table(s)", f"{failing_nodes} dbt node(s)"]
+        if problems:
+            parts.append(f"{problems} tenant(s) with a data problem")
+        if cycle_failed:
+            parts.append("the last cycle")
         console.print(
-            f"[red bold]{len(failing)} table(s) and {failing_nodes} dbt node(s) failing[/red bold]"
+            f"[red bold]failing: {', '.join(parts)}[/red bold]"
             " - `warehouse rerun --failed` retries the failed tables"
         )
         return 1
     console.print("[green]everything is running[/green]")
     return 0
+
+
+def busy_wait(settings: Settings, journal: Journal) -> float:
+    """How long to wait for the DuckDB file: not at all while a journaled build holds it (it
+    may take minutes), briefly otherwise (another process's short read or write)."""
+    return 0.0 if journal.in_progress(settings) is not None else BUSY_WAIT_SECONDS
+
+
+def _print_journal(settings: Settings, journal: Journal) -> bool:
+    """The command in progress and the last cycle's outcome, from the journal (no warehouse
+    needed). True when the last cycle failed or was interrupted."""
+    if not journal.exists:
+        return False
+    running = journal.in_progress(settings)
+    if running is not None:
+        step = f", step {running.step}" if running.step else ""
+        console.print(
+            f"[yellow bold]build in progress since {running.started:%H:%M} UTC:[/yellow bold] "
+            f"warehouse {running.command} (pid {running.pid}{step})", highlight=False,
+        )
+    abandoned = [e for e in journal.abandoned(settings) if e.command == "run"]
+    last = abandoned[0] if abandoned else journal.last_cycle()
+    if last is not None and last.status in ("failed", "interrupted"):
+        console.print(f"[red bold]last cycle {last.status.upper()}:[/red bold] {escape(last.describe())}"
+                      " - until the next good cycle", highlight=False)
+        return True
+    return False
+
+
+def _print_from_journal(journal: Journal, cause: str, cycle_failed: bool, tenant: str | None) -> int:
+    """The warehouse is locked by a build: what the journal knows, at once."""
+    console.print(f"[yellow]the warehouse is busy ({escape(cause.splitlines()[0])}); showing the "
+                  "journal[/yellow]", highlight=False)
+    for entry in journal.latest(5):
+        colour = {"ok": "green", "running": "yellow"}.get(entry.status, "red")
+        console.print(f"  [{colour}]{escape(entry.describe())}[/{colour}]", highlight=False)
+    snapshot = journal.snapshot("open_alerts")
+    alerts = snapshot[1] if snapshot else []
+    if tenant:
+        alerts = [a for a in alerts if a.get("tenant_id") == tenant]
+    if snapshot:
+        console.print(f"[bold]open alerts as of {snapshot[0]} ({len(alerts)}):[/bold]")
+        for alert in alerts[:20]:
+            console.print(f"  {alert['title']}", markup=False, highlight=False)
+    # The rules status itself exits 1 for: failing tables or nodes, tenants' data problems.
+    failing = any(a["rule"] in ("instance_failed", "run_failed", "tenant_data_problem")
+                  for a in alerts)
+    return 1 if failing or cycle_failed else 0
 
 
 def _print_tables(states: list[TableState]) -> None:
@@ -106,7 +179,8 @@ def _print_tables(states: list[TableState]) -> None:
         ("failing since", "left"), ("lag", "right"), ("rows", "right"),
         ("last run rows", "right"), ("error", "left"),
     ):  # fmt: skip
-        wrap = {"no_wrap": True, "overflow": "ellipsis"} if column == "error" else {}
+        # One line per table on a terminal; whole in a log (monitoring/output.py).
+        wrap = {"no_wrap": True, "overflow": "ellipsis"} if column == "error" and not is_plain(console) else {}
         table.add_column(column, justify=justify, **wrap)  # type: ignore[arg-type]
     styles = {"failing": "red", "stale": "yellow", "never run": "yellow", "ok": ""}
     for state in states:
@@ -199,7 +273,75 @@ def _print_tenant(warehouse: Warehouse, tenant: str) -> int:
             duration(row["lag_seconds"]), style="red" if row["is_failing"] else "",
         )  # fmt: skip
     console.print(table)
-    return 1 if any(row["is_failing"] for row in rows) else 0
+    problems = _tenant_problem_lines(warehouse, tenant)
+    for line in problems:
+        console.print(f"[red bold]data problem:[/red bold] {escape(line)}", highlight=False)
+    _print_tenant_quarantine(warehouse, tenant)
+    if problems or any(row["is_failing"] for row in rows):
+        console.print(f"[red bold]tenant {escape(tenant)} is not healthy[/red bold]")
+        return 1
+    console.print(f"[green]tenant {escape(tenant)} is healthy[/green]")
+    return 0
+
+
+def _tenant_problem_lines(warehouse: Warehouse, tenant: str | None = None) -> list[str]:
+    """One line per tenant-level data problem (the alert rule tenant_data_problem's causes)."""
+    lines: list[str] = []
+    where = " and tenant_id = %s" if tenant else ""
+    params = (tenant,) if tenant else ()
+    if warehouse.relation_exists("marts", "dim_organizations"):
+        try:
+            rows = warehouse.query(
+                "select tenant_id, source_time_zone, time_zone, updated_at"
+                f" from marts.dim_organizations where is_time_zone_fallback{where}"
+                " order by tenant_id", params,
+            )
+        except Exception:  # built before the column existed
+            if warehouse.target == "postgres":
+                warehouse.connection.rollback()
+            rows = []
+        for row in rows:
+            value = row["source_time_zone"]
+            lines.append(
+                f"organization {row['tenant_id']} has invalid time zone {value!r} since "
+                f"{ago(row['updated_at'])}; its rows are counted in {row['time_zone']}"
+            )
+    if warehouse.relation_exists("marts", "dq_quarantined_rows"):
+        rows = warehouse.query(
+            "select tenant_id, count(*) as row_count from marts.dq_quarantined_rows"
+            f" where quarantine_reason = 'unknown_organization'{where}"
+            " group by tenant_id order by tenant_id", params,
+        )
+        lines += [
+            f"{int(row['row_count']):,} row(s) of tenant {row['tenant_id']} name an organization "
+            "the warehouse does not have (kept out of the marts)"
+            for row in rows
+        ]
+    return lines
+
+
+def _print_tenant_problems(warehouse: Warehouse) -> int:
+    lines = _tenant_problem_lines(warehouse)
+    if lines:
+        console.print(f"[red bold]tenants with a data problem ({len(lines)}):[/red bold]")
+        for line in lines:
+            console.print(f"  [red]{escape(line)}[/red]", highlight=False)
+    return len(lines)
+
+
+def _print_tenant_quarantine(warehouse: Warehouse, tenant: str) -> None:
+    if not warehouse.relation_exists("marts", "dq_quarantined_rows"):
+        return
+    rows = warehouse.query(
+        "select table_name, quarantine_reason, count(*) as row_count"
+        " from marts.dq_quarantined_rows where tenant_id = %s"
+        " group by table_name, quarantine_reason order by table_name, quarantine_reason",
+        (tenant,),
+    )
+    if rows:
+        console.print("quarantined rows: " + ", ".join(
+            f"{r['table_name']} {r['quarantine_reason']} {int(r['row_count']):,}" for r in rows
+        ), highlight=False)
 
 
 def _configured() -> tuple[list[str], list[str]]:
@@ -244,5 +386,4 @@ def _count(value: Any) -> str:
 
 
 def _clip(text: Any, limit: int) -> str:
-    text = " ".join(str(text or "").split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(console, " ".join(str(text or "").split()), limit)

@@ -42,6 +42,10 @@ class MonitoringUnavailable(RuntimeError):
     """The warehouse cannot be reached or queried for monitoring (names the target and cause)."""
 
 
+class WarehouseBusy(MonitoringUnavailable):
+    """Another process (a build, an ingestion) holds the DuckDB file's write lock."""
+
+
 @dataclass(frozen=True)
 class TableSpec:
     name: str  # the source table name, e.g. dbt_results
@@ -167,11 +171,14 @@ def require_supported(target: str) -> None:
 
 @contextmanager
 def open_warehouse(
-    settings: Settings, target: str = "duckdb", read_only: bool = False
+    settings: Settings, target: str = "duckdb", read_only: bool = False,
+    lock_wait_seconds: float = LOCK_RETRY_SECONDS,
 ) -> Iterator[Warehouse]:
-    """A Warehouse on the target; read-only DuckDB when only reading (waits for a writer)."""
+    """A Warehouse on the target; read-only DuckDB when only reading. A DuckDB file another
+    process writes is waited for up to lock_wait_seconds, then WarehouseBusy (status and report
+    wait ~1 s and answer from the journal instead)."""
     require_supported(target)
-    connection = _connect(settings, target, read_only)
+    connection = _connect(settings, target, read_only, lock_wait_seconds)
     try:
         if target == "duckdb":
             # DuckDB reports timestamptz in the session zone; monitoring works in UTC.
@@ -181,7 +188,9 @@ def open_warehouse(
         connection.close()
 
 
-def _connect(settings: Settings, target: str, read_only: bool) -> Any:
+def _connect(
+    settings: Settings, target: str, read_only: bool, lock_wait_seconds: float = LOCK_RETRY_SECONDS
+) -> Any:
     if target == "postgres":
         import psycopg2
 
@@ -204,12 +213,14 @@ def _connect(settings: Settings, target: str, read_only: bool) -> Any:
     if read_only and not path.exists():
         raise MonitoringUnavailable(f"duckdb warehouse {path} does not exist yet (run `warehouse run`)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + LOCK_RETRY_SECONDS
+    deadline = time.monotonic() + lock_wait_seconds
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             # Another process (an ingestion, a dbt build) holds the file's write lock.
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+            if "lock" not in str(exc).lower():
                 raise MonitoringUnavailable(f"duckdb warehouse {path}: {exc}") from exc
-            time.sleep(0.5)
+            if time.monotonic() > deadline:
+                raise WarehouseBusy(f"duckdb warehouse {path}: {exc}") from exc
+            time.sleep(0.25)

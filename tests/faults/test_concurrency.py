@@ -87,18 +87,28 @@ def test_a_second_run_is_refused_and_neither_corrupts_the_other(fresh: FaultPipe
                     "names the pid and lock file); the first completes, raw exact")
 
 
-def test_a_second_cycle_is_refused_while_one_builds(fresh: FaultPipeline, tmp_path: Path) -> None:
-    """`warehouse run` while another `warehouse run` is in its dbt build: refused by the cycle
-    lock, so two builds never write the same warehouse at once."""
-    from ingestion.lock import RunLock
-    from tenant_warehouse.operations import CYCLE_LOCK_FILE
+@pytest.mark.parametrize("command", ["run", "build", "ingest", "rerun --select uk.orders"])
+def test_a_warehouse_write_is_refused_while_a_cycle_holds_the_lock(
+    fresh: FaultPipeline, command: str
+) -> None:
+    """`warehouse run`, a manual `warehouse build` (a 239-line traceback before), `ingest` or
+    `rerun` while a cycle holds the one warehouse lock: refused at once, one line, exit 75,
+    nothing ingested or built, and the cycle's build state is not forgotten."""
+    from ingestion.lock import WAREHOUSE_LOCK_FILE, RunLock
 
-    with fresh.environment() as settings, RunLock(settings.home / CYCLE_LOCK_FILE):
-        started = time.monotonic()
-        result = cli(fresh, "run")
-    output = " ".join((result.stdout + result.stderr).split())
+    with fresh.environment() as settings:
+        state = settings.home / "build_state.json"
+        state.write_text("{}")
+        with RunLock(settings.home / WAREHOUSE_LOCK_FILE, holder="warehouse run"):
+            started = time.monotonic()
+            result = cli(fresh, *command.split())
+            elapsed = time.monotonic() - started
+        assert state.exists()  # a refused build does not make the next cycle whole
+    output = (result.stdout + result.stderr).strip()
     assert result.returncode == 75, output
-    assert "another cycle (warehouse run) is in progress" in output and "Traceback" not in output, output
-    assert time.monotonic() - started < 60  # refused at once, nothing ingested or built
-    MATRIX.scenario("concurrency: a second cycle while one builds",
-                    "refused at once by the cycle lock (exit 75), nothing ingested or built")
+    assert output.startswith("refused: another command that writes the warehouse is in progress "
+                             "(warehouse run, pid "), output
+    assert len(output.splitlines()) == 1 and "Traceback" not in output, output
+    assert elapsed < 60  # refused at once, nothing ingested or built
+    MATRIX.scenario(f"concurrency: warehouse {command} while a cycle holds the warehouse lock",
+                    "refused at once (exit 75, one line naming the holder), nothing done")
