@@ -5,7 +5,8 @@ Shape (docs/tenants.md):
   only by `warehouse tenants grant|revoke|sync`; schema closed to everyone but the owner.
 - `tw_tenants`: NOLOGIN group holding CONNECT, USAGE on schema `tenant` and SELECT on its views.
   Each tenant role `tw_tenant_<instance>_<organization>` is LOGIN, member of that group only,
-  never superuser, BYPASSRLS, CREATEROLE or CREATEDB, owns nothing.
+  never superuser, BYPASSRLS, CREATEROLE or CREATEDB, owns nothing, has no member but the owner
+  (a non-superuser owner, which needs CREATEROLE, is made a member so it can SET ROLE to it).
 - `tenant.<name>`: one `security_barrier` view per catalog relation, owned by the warehouse owner,
   `select * from marts.<model> where tenant_id in (<tenants mapped to current_user>)`. The filter
   is tied to the role the query runs as, not to a setting: a session variable, `SET ROLE` to the
@@ -216,7 +217,8 @@ def _check_roles(cursor: Any) -> list[TenantRole]:
             "(select count(*) from pg_class c where c.relowner = r.oid) "
             "+ (select count(*) from pg_proc p where p.proowner = r.oid) "
             "+ (select count(*) from pg_namespace s where s.nspowner = r.oid), "
-            "(select count(*) from pg_auth_members a where a.roleid = r.oid) "
+            "(select count(*) from pg_auth_members a join pg_roles o on o.oid = a.member "
+            " where a.roleid = r.oid and o.rolname <> current_user) "
             "from {}.{} m left join pg_roles r on r.rolname = m.role_name order by m.tenant_id",
             ACCESS_SCHEMA, ROLES_TABLE,
         ),
@@ -277,6 +279,11 @@ def grant_tenant(settings: Settings, tenant_id: str, password: str) -> str:
         for (group,) in cursor.fetchall():
             cursor.execute(_sql("revoke {} from {}", group, role))
         cursor.execute(_sql("grant {} to {}", GROUP_ROLE, role))
+        cursor.execute("select rolsuper from pg_roles where rolname = current_user")
+        if not cursor.fetchone()[0]:
+            # A non-superuser owner (with CREATEROLE) must be a member to SET ROLE to it, which
+            # tenant_reader does; the tenant gains nothing from that.
+            cursor.execute(_sql("grant {} to current_user", role))
         cursor.execute(_sql("alter role {} set search_path = {}", role, TENANT_SCHEMA))
         cursor.execute(_sql("alter role {} set statement_timeout = %s", role), (STATEMENT_TIMEOUT,))
         cursor.execute(_sql("alter role {} set default_transaction_read_only = on", role))
