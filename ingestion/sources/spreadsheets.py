@@ -116,12 +116,15 @@ def extract_sheet(
     except OSError as exc:
         record.fail(f"{where}: cannot read the file: {exc.strerror or exc}")
         return
-    present = raw_keys(ctx, table, name)
-    if digest == state.get("content_hash") and (present is None or len(present) > 0
-                                                 or state.get("loaded_rows") == 0):
-        record.succeed()  # unchanged since its last load: nothing to read
+    if digest == state.get("content_hash") and (
+        state.get("loaded_rows") == 0 or raw_has_rows(ctx, table, name)
+    ):
+        # Unchanged since its last load, and raw still holds it (a raw table dropped or
+        # restored empty is filled again from the same file): nothing to read.
+        record.succeed()
         ctx.notify(name, table.name, "done", 0)
         return
+    present = raw_keys(ctx, table, name)
 
     zone = zoneinfo.ZoneInfo(table.time_zone)
     found = QuarantineSet(name, table.name)
@@ -266,6 +269,20 @@ def _cell(
     elif column.policy == "drop":
         text = None
     return QuarantinedCell(sheet.file, sheet.sheet, number, column.name, text, reason)
+
+
+def raw_has_rows(ctx: RunContext, table: TableConfig, instance: str) -> bool:
+    """Whether raw holds any row of the instance's table (one indexed probe, not a count)."""
+    try:
+        with ctx.destination._client() as client:  # the run's open connection
+            sql = (
+                f"SELECT 1 FROM {client.make_qualified_table_name(table.name)} "
+                f"WHERE {INSTANCE_COLUMN} = %s LIMIT 1"
+            )
+            with client.execute_query(sql, instance) as cursor:
+                return cursor.fetchone() is not None
+    except DatabaseUndefinedRelation:
+        return False
 
 
 def raw_keys(ctx: RunContext, table: TableConfig, instance: str) -> set[Any] | None:

@@ -197,6 +197,16 @@ def test_spreadsheets_load_by_content_hash_replace_snapshots_and_quarantine(
     fourth = source_home.ingest(config)
     assert (fourth.rows_extracted, fourth.rows_loaded, fourth.rows_deleted) == (0, 0, 0)
 
+    # Raw emptied by hand (or restored from an empty backup): the same file is loaded again.
+    conn = duckdb.connect(str(source_home.settings.duckdb_path))
+    try:
+        conn.execute("DELETE FROM raw.budgets")
+    finally:
+        conn.close()
+    fifth = source_home.ingest(config)
+    assert fifth.tables[("sheets", "budgets")].rows_loaded == 4
+    assert len(budgets(source_home)) == 4
+
 
 @pytest.mark.parametrize(
     ("case", "expected"),
