@@ -30,7 +30,9 @@ EXIT_USAGE = 2
 def _progress() -> Progress:
     return Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, transient=False,
+        TimeElapsedColumn(), console=console, transient=True,
+        # A pipe or a log file gets the summary lines only, no bar frames.
+        disable=not console.is_terminal,
     )
 
 
@@ -168,7 +170,7 @@ def cmd_statements(args: argparse.Namespace, settings: Settings) -> int:
         if args.month:
             from tenant_warehouse.statements.lines import parse_month
 
-            parse_month("(any)", args.month)
+            parse_month(None, args.month)
         tenants = _tenants(args, settings)
         with _progress() as progress:
             task = progress.add_task("statements", total=len(tenants))

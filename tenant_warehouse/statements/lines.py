@@ -83,10 +83,11 @@ def amount(cents: int | None) -> Decimal | None:
     return None if cents is None else (Decimal(cents) / 100).quantize(Decimal("0.01"))
 
 
-def parse_month(tenant_id: str, month: str) -> dt.date:
+def parse_month(tenant_id: str | None, month: str) -> dt.date:
     match = MONTH.match(month or "")
     if not match or not 1 <= int(match["month"]) <= 12:
-        raise StatementError(f"tenant {tenant_id}: month {month!r} is not YYYY-MM (e.g. 2026-05)")
+        where = f"tenant {tenant_id}: month" if tenant_id else "--month"
+        raise StatementError(f"{where} {month!r} is not YYYY-MM (e.g. 2026-05)")
     return dt.date(int(match["year"]), int(match["month"]), 1)
 
 
