@@ -50,11 +50,16 @@ def _last_run(connection: Any, incremental: bool) -> None:
         return
     rows = query(
         connection,
-        "select status, count(*), sum(rows_extracted) from raw._tw_ingestion_runs"
+        "select is_reconciliation, status, count(*), sum(rows_extracted) from raw._tw_ingestion_runs"
         " where run_id = (select r.run_id from raw._tw_ingestion_runs as r"
-        "   order by r.started_at desc limit 1) group by 1",
+        "   order by r.started_at desc limit 1) group by 1, 2 order by 1, 2",
     )
-    parts = [f"{count} {status} (rows extracted {int(extracted or 0):,})" for status, count, extracted in rows]
+    # Rows read include the lag window an incremental pass re-reads: not rows changed.
+    parts = [
+        f"{'reconciliation' if reconciliation else 'incremental'} passes: {count} {status}"
+        f" ({int(read or 0):,} rows read)"
+        for reconciliation, status, count, read in rows
+    ]
     kind = "incremental run" if incremental else "first (full) run"
     console.print(f"last ingestion ({kind}): " + ", ".join(parts))
 

@@ -207,7 +207,7 @@ class FaultPipeline(Pipeline):
                 org_reason = None if row["time_zone"] in seeds.time_zones else "invalid_time_zone"
                 organizations[row["id"]] = truth.Organization(
                     row["id"], row["kind"], row["plan"], row["time_zone"], row["created_at"],
-                    row["deleted_at"], False)
+                    row["deleted_at"], row["time_zone"], org_reason is not None)
                 expected["organizations"][(instance, row["id"])] = {
                     "updated_at": row["updated_at"], "quarantine_reason": org_reason}
             for table in RAW_TABLES[1:]:

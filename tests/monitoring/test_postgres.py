@@ -50,11 +50,14 @@ def test_failure_alert_and_status_on_postgres(
     config = load_alert_config()
     notifier = Notifier([webhook.url()], config.title_prefix)
     outcome = evaluate_and_send(tw_settings, "postgres", config, notifier=notifier)
-    assert {a.rule for a in outcome.sent} == {"instance_failed", "row_count_anomaly"}
-    assert outcome.baseline == 7  # the fixture's organizations
-    assert len(webhook.requests) == 2
+    assert {a.rule for a in outcome.sent} == {
+        "instance_failed", "row_count_anomaly", "tenant_data_problem"}  # uk:3's time zone
+    assert outcome.baseline == 8  # the fixture's organizations
+    problem = next(a for a in outcome.sent if a.rule == "tenant_data_problem")
+    assert problem.what.startswith("organization uk:3 has invalid time zone 'Europe/Londn' since")
+    assert len(webhook.requests) == 3
     again = evaluate_and_send(tw_settings, "postgres", config, notifier=notifier)
-    assert again.sent == [] and len(webhook.requests) == 2
+    assert again.sent == [] and len(webhook.requests) == 3
 
     with open_warehouse(tw_settings, "postgres", read_only=True) as warehouse:
         recorded = warehouse.query(
