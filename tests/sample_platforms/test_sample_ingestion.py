@@ -4,6 +4,8 @@ Three instance databases per platform on the test PostgreSQL server; raw must eq
 row for row (decimals exact, json arrays as JSON, naive times placed in the instance's stored
 zone, personal data hashed, dropped columns absent); then one step of activity plus a hard
 delete made here, and the next run must equal the source again with the deletes propagated.
+Last, one metric per platform computed from raw with DuckDB SQL must equal the oracle's rows
+computed from the sources: raw holds what the profile's marts will need, zones included.
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ingestion.config import load_config
 from ingestion.pipeline import run_ingestion
 from sample_platforms.glific import generator as glific
 from sample_platforms.glific.instances import INSTANCES as GLIFIC_INSTANCES
+from sample_platforms.glific.truth import compute_truth as glific_truth
 from sample_platforms.ofn import generator as ofn
 from sample_platforms.ofn.instances import INSTANCES as OFN_INSTANCES
+from sample_platforms.ofn.truth import compute_truth as ofn_truth
 from sample_platforms.runner import Platform, generate, step
 from tenant_warehouse.settings import Settings
 from tests.sample_platforms.raw_compare import (
@@ -44,6 +49,67 @@ class Case:
     hard_delete: Callable[[str], tuple[str, list[int]]]
     # Raw types the platform's quirks must land as: (table, column) -> DuckDB type.
     raw_types: dict[tuple[str, str], str]
+    # One metric computed from raw with DuckDB SQL, and the oracle's rows of it as tuples.
+    raw_metric: str
+    oracle_metric: Callable[[dict[str, str]], list[tuple[object, ...]]]
+
+
+# Turnover per distributor and local month, from raw (the oracle's rules, written again in SQL
+# so that raw is shown to hold what the marts will need, time zones included).
+OFN_TURNOVER_SQL = """
+with zones (instance_id, time_zone) as (
+    select * from (values ('au', 'Australia/Melbourne'), ('fr', 'Europe/Paris'),
+                          ('uk', 'Europe/London'))
+),
+sold as (
+    select o.instance_id, o.distributor_id, o.total,
+           timezone(z.time_zone, o.completed_at) as completed_local
+    from raw.spree_orders as o
+    inner join zones as z on z.instance_id = o.instance_id
+    where o.state in ('complete', 'awaiting_return') and o.distributor_id is not null
+      and o.total >= 0 and o.completed_at >= o.created_at
+)
+select instance_id, distributor_id, cast(date_trunc('month', completed_local) as date),
+       count(*), cast(sum(total) * 100 as bigint)
+from sold
+where year(completed_local) between 2000 and 2100
+group by all
+order by all
+"""
+
+# Active contacts per organization and local month (organization's zone, NULL = Asia/Kolkata).
+GLIFIC_ACTIVE_SQL = """
+with organizations as (
+    select instance_id, id, coalesce(timezone, 'Asia/Kolkata') as time_zone
+    from raw.organizations
+    where coalesce(timezone, 'Asia/Kolkata') in (select name from pg_timezone_names())
+),
+inbound as (
+    select m.instance_id, m.organization_id, m.contact_id,
+           timezone(o.time_zone, m.inserted_at) as inserted_local
+    from raw.messages as m
+    inner join organizations as o on o.instance_id = m.instance_id and o.id = m.organization_id
+    inner join raw.contacts as c on c.instance_id = m.instance_id and c.id = m.contact_id
+    where m.flow = 'inbound' and c.organization_id = m.organization_id
+)
+select instance_id, organization_id, cast(date_trunc('month', inserted_local) as date),
+       count(distinct contact_id)
+from inbound
+group by all
+order by all
+"""
+
+
+def ofn_oracle_turnover(urls: dict[str, str]) -> list[tuple[object, ...]]:
+    rows = ofn_truth(urls)["turnover_by_distributor_month"]
+    return sorted((r["instance_id"], r["distributor_id"], r["month_start"],
+                   r["completed_orders"], r["turnover_cents"]) for r in rows)
+
+
+def glific_oracle_active(urls: dict[str, str]) -> list[tuple[object, ...]]:
+    rows = glific_truth(urls)["active_contacts_by_organization_month"]
+    return sorted((r["instance_id"], r["organization_id"], r["month_start"],
+                   r["active_contacts"]) for r in rows)
 
 
 def erase_ofn_cart(url: str) -> tuple[str, list[int]]:
@@ -83,6 +149,8 @@ CASES = {
         erase_ofn_cart,
         {("spree_orders", "total"): "DECIMAL(10,2)", ("spree_line_items", "weight"): "DECIMAL(8,2)",
          ("spree_orders", "completed_at"): "TIMESTAMP WITH TIME ZONE"},
+        OFN_TURNOVER_SQL,
+        ofn_oracle_turnover,
     ),
     "glific": Case(
         glific.PLATFORM,
@@ -90,6 +158,8 @@ CASES = {
         erase_glific_contact,
         {("users", "roles"): "JSON", ("flows", "keywords"): "JSON",
          ("messages", "errors"): "JSON", ("organizations", "active_language_ids"): "JSON"},
+        GLIFIC_ACTIVE_SQL,
+        glific_oracle_active,
     ),
 }
 
@@ -138,3 +208,10 @@ def test_raw_equals_source_through_activity_and_deletes(
                              settings.pii_salt())
     remaining = {row[0] for row in raw_rows(settings.duckdb_path, config.tables[table], first)}
     assert not remaining & set(deleted)
+
+    # The oracle (from the sources) and the same metric from raw agree, and are not empty.
+    expected = case.oracle_metric(urls)
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as conn:
+        actual = [tuple(row) for row in conn.execute(case.raw_metric).fetchall()]
+    assert len(expected) > 10
+    assert actual == expected
