@@ -59,7 +59,6 @@ TABLES: dict[str, tuple[str, ...]] = {
 }
 
 CHECKOUT_STATES = ("cart", "address", "delivery", "payment")
-FINAL_STATES = ("complete", "canceled", "awaiting_return", "returned")
 # (sells, is_primary_producer, weight): hubs sell anyone's produce, shops their own.
 KINDS = (("any", False, 0.2), ("own", True, 0.45), ("none", True, 0.25), ("none", False, 0.1))
 BAD_KINDS = ("missing_distributor", "missing_completed_at", "negative_total",
