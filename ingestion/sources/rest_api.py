@@ -143,6 +143,10 @@ def extract_endpoint(
         record.fail(f"{where}: {exc}")
         ctx.notify(name, table.name, "failed", record.rows_extracted)
         return
+    except Exception as exc:  # anything else (the warehouse query, say) fails this table only
+        record.fail(f"{where}: {type(exc).__name__}: {' '.join(str(exc).split())}")
+        ctx.notify(name, table.name, "failed", record.rows_extracted)
+        return
     if watermark is not None and (highest is None or highest < watermark):
         highest = watermark
     state["cursor"] = highest.isoformat() if highest is not None else None

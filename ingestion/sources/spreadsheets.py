@@ -132,6 +132,10 @@ def extract_sheet(
     buffer: dict[str, list[Any]] = {f.name: [] for f in schema}
     kept_keys: set[int] = set()
     loaded = 0
+    # Raw batches are handed to dlt only once the whole file was read: a file that fails half
+    # way must not replace the instance's rows with half of them. Memory is the file's rows as
+    # arrow (a sheet holds at most ~1M rows), not Python objects.
+    batches: list[pa.Table] = []
     try:
         rows = _data_rows(path, sheet, table, record)
         first_rows: dict[int, int] = {}
@@ -157,15 +161,21 @@ def extract_sheet(
                 kept_keys.add(values[table.primary_key])
             if len(buffer[schema.names[0]]) >= table.chunk_rows:
                 loaded += len(buffer[schema.names[0]])
-                yield to_raw(pa.table(buffer, schema=schema), table, name, ctx.salt, ctx.extracted_at)
+                batches.append(to_raw(pa.table(buffer, schema=schema), table, name, ctx.salt,
+                                      ctx.extracted_at))
                 buffer = {f.name: [] for f in schema}
                 ctx.notify(name, table.name, "extract", record.rows_extracted)
+        if buffer[schema.names[0]]:
+            loaded += len(buffer[schema.names[0]])
+            batches.append(to_raw(pa.table(buffer, schema=schema), table, name, ctx.salt,
+                                  ctx.extracted_at))
     except (SheetUnreadable, _HeaderError) as exc:
         record.fail(f"{where}: {exc}")
         return
-    if buffer[schema.names[0]]:
-        loaded += len(buffer[schema.names[0]])
-        yield to_raw(pa.table(buffer, schema=schema), table, name, ctx.salt, ctx.extracted_at)
+    except Exception as exc:  # a damaged file openpyxl cannot parse, say: this table only
+        record.fail(f"{where}: {type(exc).__name__}: {' '.join(str(exc).split())}")
+        return
+    yield from batches
     if loaded == 0:
         # Nothing to insert: a hard-delete marker still carries the merge key, so the
         # instance's old rows are deleted.

@@ -261,3 +261,26 @@ def test_a_sheet_table_must_be_declared_under_tables(tmp_path: Path) -> None:
     doc["instances"]["sheets"]["tables"]["forecasts"] = {"file": "f.csv"}
     with pytest.raises(ConfigError, match=r"instances.sheets.tables.forecasts: no table 'forecasts' under `tables:`"):
         parse_config(doc)
+
+
+def test_a_file_failing_half_way_replaces_nothing(
+    sheets: tuple[Path, IngestionConfig], source_home: SourceHome
+) -> None:
+    folder, _ = sheets
+    doc = document(folder)
+    doc["tables"]["targets"]["chunk_rows"] = 1  # several batches before the damage
+    config = parse_config(doc)
+    first = source_home.ingest(config, tables=["targets"])
+    assert first.ok, first.summary()
+    before = sorted(query(source_home, "SELECT region, target FROM raw.targets"))
+
+    (folder / "targets.csv").write_text(
+        'Region;Target\neast;1\nwest;2\n"unterminated;3\n', encoding="utf-8"
+    )
+    second = source_home.ingest(config, tables=["targets"])
+    assert not second.ok
+    assert second.failures == [
+        f"instance sheets, table targets: file {folder / 'targets.csv'}: malformed CSV: "
+        "unexpected end of data"
+    ]
+    assert sorted(query(source_home, "SELECT region, target FROM raw.targets")) == before
