@@ -249,7 +249,7 @@ def raw_bucket_sql(engine: str, table: TableConfig, qualified: str, width: int) 
     key, cursor = table.primary_key or "", table.cursor or ""
     seconds = {
         "duckdb": f"CAST(floor(epoch_us({cursor}) / 1000000.0) AS BIGINT)",
-        "postgres": f"floor(extract(epoch FROM {cursor}))::bigint",
+        "postgres": f"floor(date_part('epoch', {cursor}))::bigint",
         "bigquery": f"UNIX_SECONDS({cursor})",
     }[engine]
     divide = {"duckdb": "//", "postgres": "/", "bigquery": "DIV"}[engine]
