@@ -10,11 +10,11 @@ seed and scale give the same rows, ids and timestamps on any machine.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from reference_platform.database import Database
 from reference_platform.randomness import derive_rng
@@ -24,10 +24,20 @@ HISTORY_START = datetime(2026, 1, 1, tzinfo=UTC)
 GENERATED_UNTIL = datetime(2026, 3, 3, tzinfo=UTC)
 # Activity is simulated in slices: events of a slice happen at random instants inside it.
 SLICE = timedelta(hours=6)
+T = TypeVar("T")
 
 
 class GeneratorError(ValueError):
     """A user mistake (unknown instance, database already generated...); one-line message."""
+
+
+def known_instance(instances: Mapping[str, T], instance_id: str, platform: str) -> T:
+    """The instance's definition, or a GeneratorError naming the known ones."""
+    try:
+        return instances[instance_id]
+    except KeyError:
+        raise GeneratorError(f"unknown {platform} instance {instance_id!r} "
+                             f"(known: {', '.join(sorted(instances))})") from None
 
 
 class Activity(Protocol):

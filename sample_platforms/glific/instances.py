@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sample_platforms.runner import known_instance
+
 DEFAULT_ORGANIZATION_TIME_ZONE = "Asia/Kolkata"  # Glific's Organization schema default
 # What an admin form let through once: not a zone name (quarantines the organization).
 INVALID_TIME_ZONE = "India Standard Time"
@@ -39,8 +41,4 @@ INSTANCES: dict[str, GlificInstance] = {
 
 
 def get_instance(instance_id: str) -> GlificInstance:
-    try:
-        return INSTANCES[instance_id]
-    except KeyError:
-        known = ", ".join(sorted(INSTANCES))
-        raise ValueError(f"unknown Glific instance {instance_id!r} (known: {known})") from None
+    return known_instance(INSTANCES, instance_id, "glific")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sample_platforms.runner import known_instance
+
 
 @dataclass(frozen=True)
 class OfnInstance:
@@ -37,9 +39,4 @@ INSTANCES: dict[str, OfnInstance] = {
 
 
 def get_instance(instance_id: str) -> OfnInstance:
-    try:
-        return INSTANCES[instance_id]
-    except KeyError:
-        known = ", ".join(sorted(INSTANCES))
-        raise ValueError(f"unknown Open Food Network instance {instance_id!r} "
-                         f"(known: {known})") from None
+    return known_instance(INSTANCES, instance_id, "ofn")
