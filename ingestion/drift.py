@@ -18,6 +18,7 @@ what the previous run saw (kept in the resource's dlt state, committed with the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
@@ -82,6 +83,22 @@ _HINTS = {
 }
 
 
+_DECLARED_NUMERIC = re.compile(r"^(?:numeric|decimal)\((\d+),\s*(\d+)\)$")
+
+
+def fits_decimal(declared: str, configured: str) -> bool:
+    """Whether every value of a declared `numeric(p,s)` fits the configured `decimal(P,S)`
+    without rounding (s <= S and p - s <= P - S). An unconstrained numeric cannot be told from
+    its type; its values are checked when read."""
+    source = _DECLARED_NUMERIC.match(declared.strip().lower())
+    target = _DECLARED_NUMERIC.match(configured)
+    if source is None or target is None:
+        return True
+    precision, scale = int(source.group(1)), int(source.group(2))
+    wanted_precision, wanted_scale = int(target.group(1)), int(target.group(2))
+    return scale <= wanted_scale and precision - scale <= wanted_precision - wanted_scale
+
+
 def family(engine: str, declared: str) -> str:
     """The type family of a declared source column type."""
     kind = declared.strip().lower()
@@ -99,7 +116,7 @@ def family(engine: str, declared: str) -> str:
         return _mysql_family(kind)
     if kind in ("smallint", "integer", "bigint", "int2", "int4", "int8"):
         return "integer"
-    if kind in ("numeric", "decimal"):
+    if kind in ("numeric", "decimal") or _DECLARED_NUMERIC.match(kind):
         return "numeric"
     if kind in ("real", "double precision", "float4", "float8"):
         return "real"
@@ -172,6 +189,12 @@ def check_drift(
                 f"column {name}: configured in tables.yml ({column.type}) but missing from the "
                 "source (dropped or renamed); the table is not loaded until tables.yml lists "
                 "only columns the source has"
+            )
+        elif column.family == "decimal" and not fits_decimal(declared, column.type):
+            problems.append(
+                f"column {name}: source type {declared} has more digits than the configured "
+                f"{column.type} (values would be rounded or overflow); configure "
+                f"{declared.replace('numeric', 'decimal').replace(' ', '')} or wider"
             )
         elif not readable(engine, declared, column.type):
             before = previous.get(name) if previous else None

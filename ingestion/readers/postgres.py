@@ -197,8 +197,12 @@ class PostgresReader(SourceReader):
     def column_types(self, table: TableConfig) -> dict[str, str]:
         try:
             with self.conn.cursor() as cursor:
+                # numeric with its precision and scale: drift checks that a configured
+                # decimal(P,S) holds every value the column can (ingestion/drift.py).
                 cursor.execute(
-                    "SELECT column_name, data_type FROM information_schema.columns "
+                    "SELECT column_name, CASE WHEN data_type = 'numeric' AND numeric_precision "
+                    "IS NOT NULL THEN 'numeric(' || numeric_precision || ',' || numeric_scale "
+                    "|| ')' ELSE data_type END FROM information_schema.columns "
                     "WHERE table_schema = current_schema() AND table_name = %s "
                     "ORDER BY ordinal_position",
                     (table.name,),

@@ -421,3 +421,42 @@ def test_platform_types_load_exactly_and_follow_changes(
         f"WHERE run_id = '{changed.run_id}' AND table_name = 'spree_prices'"
     )
     assert logged == [(2, 4, 2)]
+
+
+def test_postgres_types_a_config_cannot_hold_are_refused_naming_the_column(
+    pg_database: PgDatabaseFactory,
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    from ingestion.config import parse_config
+    from ingestion.drift import check_drift
+    from ingestion.errors import SourceSchemaMismatch
+    from ingestion.readers.postgres import PostgresReader
+
+    source = pg_database("tw_types_drift")
+    conn = source.connect()
+    with conn.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE prices (id bigint PRIMARY KEY, amount numeric(12,4), tags text[], "
+            "blob bytea, updated_at timestamp)"
+        )
+    conn.close()
+    config = parse_config({
+        "instances": [INSTANCE],
+        "tables": {"prices": {"primary_key": "id", "columns": {
+            "id": "bigint", "amount": "decimal(10,2)", "tags": "text", "blob": "text",
+            "updated_at": "timestamp"}}},
+    })
+    table = config.tables["prices"]
+    with (
+        PostgresReader(INSTANCE, make_url(source.url)) as reader,
+        pytest.raises(SourceSchemaMismatch) as caught,
+    ):
+        check_drift("postgresql", INSTANCE, table, reader.column_types(table), {})
+    message = str(caught.value)
+    assert message.startswith(f"instance {INSTANCE}, table prices: column amount: source type "
+                              "numeric(12,4) has more digits than the configured decimal(10,2)")
+    assert ("column tags: incompatible type change, source type ARRAY cannot be read as the "
+            "configured text (configure it as json: arrays land as JSON arrays)") in message
+    assert "column blob: incompatible type change, source type bytea cannot be read as the " \
+           "configured text (configure it as bytes with policy hash or drop)" in message
