@@ -7,6 +7,7 @@ parameter (a statement month, an export format or file) is looked up within that
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -54,6 +55,10 @@ HERE = Path(__file__).parent
 SESSION_COOKIE = "tw_dashboard"
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 SUPPORTED_WAREHOUSES = ("duckdb", "postgres")
+FORBIDDEN = {
+    "tenant": "this page is a tenant's; operators use /operator",
+    "operator": "this page is for operators",
+}
 # Failures a user can act on (or wait out), and what the page says; the details go to the log.
 UNAVAILABLE: tuple[tuple[type[Exception], str], ...] = (
     (TenantError, "Your access is not set up on this warehouse yet; ask the operator."),
@@ -109,50 +114,40 @@ def create_app(
             request, name, {"user": current_user(request), **context}, status_code=status
         )
 
-    def no_parameters(request: Request) -> None:
-        # The tenant is the session's; a page that would take `?tenant=` says so instead of
-        # ignoring it, so nobody believes a parameter changed what they are looking at.
-        if request.query_params:
-            names = ", ".join(sorted(request.query_params.keys()))
-            raise HTTPException(
-                400, f"this page takes no parameters ({names}): the tenant comes from your login"
-            )
+    def guarded(
+        kind: str, handler: Callable[[Request, SessionUser], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """The route for logged-in users of `kind` (tenant or operator) only."""
+
+        async def endpoint(request: Request) -> Response:
+            user = current_user(request)
+            if user is None:
+                return _login_redirect(request)
+            if user.kind != kind or (kind == "tenant" and not user.tenant_id):
+                raise HTTPException(403, FORBIDDEN[kind])
+            if request.query_params:
+                # The tenant is the session's: a page that would take `?tenant_id=` says so
+                # instead of ignoring it, so nobody believes a parameter changed what they see.
+                raise HTTPException(
+                    400, "this page takes no parameters: the tenant comes from your login"
+                )
+            if not await run_in_threadpool(pages.login_is_registered, settings, user.login):
+                sessions.close_login(user.login)  # revoked since: every session of it ends
+                request.session.clear()
+                return _login_redirect(request)
+            return await handler(request, user)
+
+        return endpoint
 
     def tenant_page(
         handler: Callable[[Request, SessionUser], Awaitable[Response]],
     ) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            user = current_user(request)
-            if user is None:
-                return _login_redirect(request)
-            if user.kind != "tenant" or not user.tenant_id:
-                raise HTTPException(403, "this page is a tenant's; operators use /operator")
-            no_parameters(request)
-            if not await run_in_threadpool(pages.login_is_registered, settings, user.login):
-                sessions.close_login(user.login)
-                request.session.clear()
-                return _login_redirect(request)
-            return await handler(request, user)
-
-        return endpoint
+        return guarded("tenant", handler)
 
     def operator_page(
         handler: Callable[[Request, SessionUser], Awaitable[Response]],
     ) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            user = current_user(request)
-            if user is None:
-                return _login_redirect(request)
-            if user.kind != "operator":
-                raise HTTPException(403, "this page is for operators")
-            no_parameters(request)
-            if not await run_in_threadpool(pages.login_is_registered, settings, user.login):
-                sessions.close_login(user.login)
-                request.session.clear()
-                return _login_redirect(request)
-            return await handler(request, user)
-
-        return endpoint
+        return guarded("operator", handler)
 
     # --- login and logout ---------------------------------------------------------------------
 
@@ -205,11 +200,10 @@ def create_app(
     # --- tenant pages -------------------------------------------------------------------------
 
     async def dashboard(request: Request, user: SessionUser) -> Response:
-        board = await run_in_threadpool(
-            pages.load_tenant_dashboard, settings, warehouse, user.tenant_id
-        )
-        statements = await run_in_threadpool(
-            pages.statement_lines, settings, warehouse, user.tenant_id
+        # Two independent reads (each its own connection through the tenant door), side by side.
+        board, statements = await asyncio.gather(
+            run_in_threadpool(pages.load_tenant_dashboard, settings, warehouse, user.tenant_id),
+            run_in_threadpool(pages.statement_lines, settings, warehouse, user.tenant_id),
         )
         return render(
             request, "tenant.html", board=board, figures=pages.tenant_figures(board),

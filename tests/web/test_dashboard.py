@@ -57,11 +57,18 @@ def wait_for_charts(page: Any) -> int:
     """Waits until every chart placeholder was drawn by plotly.js; returns how many there are."""
     count = page.locator("div.chart[data-figure]").count()
     page.wait_for_function(
-        "n => document.querySelectorAll('div.chart[data-rendered=true] .main-svg').length >= n"
+        "n => document.querySelectorAll('div.chart[data-rendered=true]').length === n"
         " || document.querySelector('div.chart[data-rendered=failed]')",
         arg=count,
     )
     assert page.locator("div.chart[data-rendered=failed]").count() == 0
+    # Each drew its SVG, with at least one trace (bars or line points) in it.
+    drawn = page.eval_on_selector_all(
+        "div.chart[data-figure]",
+        "els => els.map(e => !!e.querySelector('.main-svg') &&"
+        " e.querySelectorAll('.trace').length > 0)",
+    )
+    assert drawn == [True] * count, drawn
     return count
 
 

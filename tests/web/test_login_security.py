@@ -16,7 +16,7 @@ import pytest
 
 from tenant_warehouse import cli
 from tenant_warehouse.settings import Settings
-from tenant_warehouse.tenants.registry import store_password, tenant_principal
+from tenant_warehouse.tenants.registry import remove_login, store_password, tenant_principal
 from tenant_warehouse.web.app import create_app
 from tenant_warehouse.web.security import DashboardConfigError, session_secret
 from tests.web.conftest import DashboardWarehouse, running
@@ -119,3 +119,16 @@ def test_an_unreadable_warehouse_is_a_clear_503(tmp_path: Path) -> None:
         assert str(tmp_path) not in page  # the cause is in the server log, not the page
         status, body = client.request("/api/dashboard")
         assert status == 503 and json.loads(body)["error"].startswith("The warehouse cannot")
+
+
+def test_a_removed_login_is_logged_out_at_its_next_request(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    store_password(settings, tenant_principal("uk:1"), "pw-uk-1-not-secret")
+    with running(create_app(settings, "duckdb")) as url:
+        client = Client(url)
+        assert client.log_in("tw_tenant_uk_1", "pw-uk-1-not-secret")[0] == 303
+        assert client.request("/api/dashboard")[0] == 503  # logged in (no warehouse here)
+        assert remove_login(settings, "tw_tenant_uk_1")
+        assert client.request("/api/dashboard")[0] == 401
+        store_password(settings, tenant_principal("uk:1"), "pw-uk-1-not-secret")
+        assert client.request("/api/dashboard")[0] == 401  # the old session stays ended
