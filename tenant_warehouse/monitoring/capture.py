@@ -32,11 +32,14 @@ def capture_row_counts(
     for table, cursor_column in tables:
         if not warehouse.relation_exists(warehouse.raw_schema, table):
             continue
+        # A table without a change cursor (`cursor: none`, `primary_key: none`) has no newest
+        # update time to report.
+        newest = f"max({cursor_column})" if cursor_column else "null"
         found = {
             row["instance_id"]: row
             for row in warehouse.query(
                 f"select instance_id, count(*) as row_count,"
-                f" max({cursor_column}) as max_updated_at,"
+                f" {newest} as max_updated_at,"
                 f" max(_tw_extracted_at) as max_extracted_at"
                 f" from {warehouse.raw_schema}.{table} group by instance_id"
             )
