@@ -108,6 +108,12 @@ def extract_sheet(
     where = f"instance {name}, table {table.name}: file {path}" + (
         f", sheet {sheet.sheet!r}" if sheet.sheet else ""
     )
+    if not folder.is_dir():
+        record.fail(
+            f"instance {name}, table {table.name}: folder {folder} does not exist (path: in "
+            f"tables.yml or TW_SOURCE_{name.upper()}_PATH)"
+        )
+        return
     if not path.is_file():
         record.fail(f"{where}: file not found")
         return
