@@ -25,9 +25,11 @@ SYSTEM_SCHEMAS = ("pg_catalog", "information_schema")
 @dataclass
 class Ledger:
     tenants: set[str] = field(default_factory=set)
+    passes: int = 0               # times the whole check ran (after builds, rebuilds, cycles)
     relation_reads: int = 0       # (tenant, relation) full reads compared with the marts
     rows_compared: int = 0
-    attempts: int = 0             # crossing attempts made
+    attempts: int = 0             # crossing attempts made (all kinds)
+    forbidden_reads: int = 0      # of which: selects from a relation outside schema tenant
     leaks: list[str] = field(default_factory=list)
 
     def leak(self, message: str) -> None:
@@ -35,9 +37,12 @@ class Ledger:
 
     def summary(self) -> str:
         return (
-            f"{len(self.tenants)} tenants, {self.relation_reads} tenant x relation reads "
-            f"({self.rows_compared} rows compared), {self.attempts} crossing attempts, "
-            f"{len(self.leaks)} leaks"
+            f"{self.passes} passes x {len(self.tenants)} tenants: "
+            f"{self.relation_reads} tenant x relation reads "
+            f"({self.rows_compared} rows compared), {self.attempts} crossing attempts "
+            f"({self.forbidden_reads} reads of relations outside schema tenant, "
+            f"{self.attempts - self.forbidden_reads} role/setting/function/view/COPY/write/"
+            f"statistics attempts), {len(self.leaks)} leaks"
         )
 
 
@@ -125,6 +130,7 @@ def check_attempts(
     """Every way around the tenant views we know of: each must fail or show only own rows."""
     for schema, name in forbidden_relations(owner):
         ledger.attempts += 1
+        ledger.forbidden_reads += 1
         outcome = _refused(tenant, sql.SQL("select * from {}.{} limit 1").format(
             sql.Identifier(schema), sql.Identifier(name)))
         if outcome:
