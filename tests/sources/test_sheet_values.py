@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import re
 import zoneinfo
 from typing import Any
 
@@ -51,7 +52,7 @@ def test_cells_read_as_their_type(value: Any, kind: str, expected: Any) -> None:
         ("4.5", "bigint", "not a whole number"),
         (4.5, "bigint", "not a whole number"),
         (True, "bigint", "a boolean is not a whole number"),
-        (2**63, "bigint", r"not a whole number \(64-bit\)"),
+        (2**63, "bigint", "not a whole number (64-bit)"),
         ("twelve", "double", "not a number"),
         ("maybe", "boolean", "not a boolean"),
         ("1.005", "decimal(10,2)", "more than 2 decimal places"),
@@ -63,7 +64,7 @@ def test_cells_read_as_their_type(value: Any, kind: str, expected: Any) -> None:
     ],
 )
 def test_bad_cells_say_why(value: Any, kind: str, reason: str) -> None:
-    with pytest.raises(BadCell, match=reason):
+    with pytest.raises(BadCell, match=re.escape(reason)):
         parse_cell(value, ColumnConfig("c", kind), LONDON)
 
 
