@@ -230,10 +230,13 @@ class DestinationView:
             with self._client() as client:
                 if not client.has_dataset():
                     return schema.empty_table()
-                sql = (
-                    f"SELECT {key}, {ROW_HASH_COLUMN} FROM "
-                    f"{client.make_qualified_table_name(table.name)} WHERE {INSTANCE_COLUMN} = %s"
-                )
+                qualified = client.make_qualified_table_name(table.name)
+                with client.execute_query(f"SELECT * FROM {qualified} WHERE 1 = 0") as probe:
+                    names = [d[0] for d in probe.description or ()]
+                # A table configured `cursor: none` after it was loaded with a cursor has no
+                # digests yet: every row counts as changed once, and gets its digest.
+                digest = ROW_HASH_COLUMN if ROW_HASH_COLUMN in names else "NULL"
+                sql = f"SELECT {key}, {digest} FROM {qualified} WHERE {INSTANCE_COLUMN} = %s"
                 with client.execute_query(sql, instance) as cursor, warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)
                     parts = [_conform(part, schema) for part in cursor.iter_arrow(_FETCH_ROWS)]

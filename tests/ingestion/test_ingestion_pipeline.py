@@ -409,3 +409,21 @@ def test_a_failed_load_keeps_the_watermark_and_is_logged(loaded_home: Home) -> N
     report = loaded_home.ingest(instances=["uk"], tables=["orders"])
     assert report.ok and report.rows_loaded == 1, report.summary()
     loaded_home.assert_raw_equals_source(instances=["uk"], tables=["orders"])
+
+
+
+def test_a_loaded_table_switched_to_cursor_none_gets_digests_once(loaded_home: Home) -> None:
+    document = yaml.safe_load(DEFAULT_PATH.read_text())
+    items = document["tables"]["order_items"]
+    del items["reconcile_every"]  # does not apply to a table read whole
+    items["cursor"] = "none"
+    config = parse_config(document)
+    first = loaded_home.ingest(tables=["order_items"], config=config)
+    assert first.ok, first.summary()
+    for record in first.records:
+        # Raw had no digests yet: every row is rewritten once, with its digest; none is new.
+        assert (record.rows_inserted, record.rows_deleted) == (0, 0), first.summary()
+        assert record.rows_updated == record.rows_extracted > 0, first.summary()
+    again = loaded_home.ingest(tables=["order_items"], config=config)
+    assert again.ok and again.rows_loaded == 0, again.summary()
+    loaded_home.assert_raw_equals_source(tables=["order_items"])
