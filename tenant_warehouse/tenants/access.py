@@ -139,20 +139,28 @@ def _literal(value: str) -> str:
 # --- PostgreSQL ------------------------------------------------------------------------------------
 
 
+def _connect() -> Any:
+    """The warehouse owner's connection (TW_PG_*), autocommit; the reader switches roles."""
+    import psycopg2
+
+    from tenant_warehouse.warehouse_sql import postgres_dsn
+
+    try:
+        connection = psycopg2.connect(postgres_dsn())
+    except psycopg2.Error as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise TenantAccessError(f"PostgreSQL warehouse: cannot connect: {reason}") from exc
+    connection.autocommit = True
+    return connection
+
+
 class _PostgresReader:
     def __init__(self, settings: Settings, tenant_id: str) -> None:
-        import psycopg2
-
         from tenant_warehouse.tenants.postgres_access import ACCESS_SCHEMA, ROLES_TABLE
-        from tenant_warehouse.warehouse_sql import postgres_dsn
 
         self.tenant_id = tenant_id
         self.role = role_name(tenant_id)
-        try:
-            self._connection = psycopg2.connect(postgres_dsn())
-        except psycopg2.Error as exc:
-            raise TenantAccessError(f"PostgreSQL warehouse: cannot connect: {exc}".strip()) from exc
-        self._connection.autocommit = True
+        self._connection = _connect()
         with self._connection.cursor() as cursor:
             granted = None
             if _has_access_table(cursor):
@@ -179,42 +187,48 @@ class _PostgresReader:
         return list(self._relations)
 
     @contextmanager
-    def _as_tenant(self) -> Iterator[Any]:
+    def _as_tenant(self, connection: Any) -> Iterator[Any]:
+        """One read-only transaction on `connection` as the tenant's role, rolled back after."""
         from psycopg2 import sql
 
-        self._connection.autocommit = False
+        connection.autocommit = False
         try:
-            with self._connection.cursor() as cursor:
+            with connection.cursor() as cursor:
                 cursor.execute("set transaction read only")
                 cursor.execute(sql.SQL("set local role {}").format(sql.Identifier(self.role)))
                 cursor.execute("set local search_path = " + TENANT_SCHEMA)
-            yield self._connection
+            yield connection
         finally:
-            self._connection.rollback()
-            self._connection.autocommit = True
+            connection.rollback()
+            connection.autocommit = True
 
     def batches(self, relation: str, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         chosen = _relation(self._relations, relation)
-        with self._as_tenant() as connection:
-            # A server-side cursor: memory is one batch, whatever the relation's size.
-            cursor = connection.cursor(name=f"tw_tenant_{secrets.token_hex(4)}")
-            cursor.itersize = batch_rows
-            cursor.execute(f"select * from {chosen.qualified_name}")
-            converter: _ArrowConverter | None = None
-            while True:
-                rows = cursor.fetchmany(batch_rows)
-                if converter is None:
-                    converter = _ArrowConverter(cursor.description)
-                if not rows:
-                    if converter.batches == 0:
-                        yield converter.batch([])
-                    break
-                yield converter.batch(rows)
-            cursor.close()
+        # A connection of its own: streams may interleave with each other and with query().
+        connection = _connect()
+        try:
+            with self._as_tenant(connection):
+                # A server-side cursor: memory is one batch, whatever the relation's size.
+                cursor = connection.cursor(name=f"tw_tenant_{secrets.token_hex(4)}")
+                cursor.itersize = batch_rows
+                cursor.execute(f"select * from {chosen.qualified_name}")
+                converter: _ArrowConverter | None = None
+                while True:
+                    rows = cursor.fetchmany(batch_rows)
+                    if converter is None:
+                        converter = _ArrowConverter(cursor.description)
+                    if not rows:
+                        if converter.batches == 0:
+                            yield converter.batch([])
+                        break
+                    yield converter.batch(rows)
+                cursor.close()
+        finally:
+            connection.close()
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
         check_tenant_sql(sql, {r.name for r in self._relations}, "postgres")
-        with self._as_tenant() as connection, connection.cursor() as cursor:
+        with self._as_tenant(self._connection) as connection, connection.cursor() as cursor:
             cursor.execute(_psycopg2_placeholders(sql), tuple(params))
             rows = cursor.fetchall()
             converter = _ArrowConverter(cursor.description)

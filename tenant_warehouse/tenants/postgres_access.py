@@ -77,7 +77,8 @@ def owner_connection() -> Iterator[Any]:
     try:
         connection = psycopg2.connect(postgres_dsn())
     except psycopg2.Error as exc:
-        raise TenantAccessError(f"PostgreSQL warehouse: cannot connect: {exc}".strip()) from exc
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise TenantAccessError(f"PostgreSQL warehouse: cannot connect: {reason}") from exc
     try:
         with connection:  # commit, or roll back on error
             with connection.cursor() as cursor:

@@ -76,9 +76,19 @@ def test_tenant_reader_runs_as_the_tenant(tenant_warehouse: TenantWarehouse) -> 
             tenant_reader(settings, "postgres", tenant_id) as reader:
         names = [relation.name for relation in reader.relations()]
         assert names == [relation.name for relation in tenant_relations(settings)]
-        rows = sum(batch.num_rows for batch in reader.batches("orders", batch_rows=7))
-        tenant_ids = {value for batch in reader.batches("orders", batch_rows=7)
-                      for value in batch.column("tenant_id").to_pylist()}
+        # Two streams and a query interleaved: each stream has its own connection.
+        rows, tenant_ids = 0, set()
+        order_stream = reader.batches("orders", batch_rows=7)
+        # Contacts first: zip stops on them without pulling (and dropping) an order batch.
+        for contact_batch, batch in zip(reader.batches("contacts", batch_rows=3), order_stream,
+                                        strict=False):
+            rows += batch.num_rows
+            tenant_ids |= set(batch.column("tenant_id").to_pylist())
+            tenant_ids |= set(contact_batch.column("tenant_id").to_pylist())
+            assert reader.query("select count(*) as n from tenant.messages").num_rows == 1
+        for batch in order_stream:
+            rows += batch.num_rows
+            tenant_ids |= set(batch.column("tenant_id").to_pylist())
         table = reader.query(
             "select count(*) as n, current_user as who from tenant.orders where tenant_id <> ?",
             [tenant_id],
