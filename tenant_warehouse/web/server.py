@@ -36,6 +36,10 @@ def startup_problem(settings: Settings, warehouse: str, host: str, port: int) ->
     if warehouse == "duckdb" and not settings.duckdb_path.exists():
         return (f"duckdb warehouse {settings.duckdb_path} does not exist yet "
                 "(run `warehouse demo` or `warehouse run` first, or set TW_DUCKDB_PATH)")  # fmt: skip
+    if warehouse == "postgres":
+        problem = _postgres_problem()
+        if problem:
+            return problem
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as probe:
@@ -43,6 +47,19 @@ def startup_problem(settings: Settings, warehouse: str, host: str, port: int) ->
             probe.bind((host, port))
     except OSError as exc:
         return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    return None
+
+
+def _postgres_problem() -> str | None:
+    import psycopg2
+
+    from tenant_warehouse.warehouse_sql import postgres_dsn
+
+    try:
+        psycopg2.connect(postgres_dsn(), connect_timeout=5).close()
+    except psycopg2.Error as exc:
+        cause = " ".join(str(exc).split()) or type(exc).__name__
+        return f"postgres warehouse (TW_PG_* variables): cannot connect: {cause}"
     return None
 
 

@@ -10,24 +10,20 @@ downloaded one); missing, it fails under CI=true and skips otherwise.
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
-import uvicorn
 
 from tenant_warehouse.settings import Settings
 from tenant_warehouse.tenants.registry import operator_principal, store_password, tenant_principal
 from tenant_warehouse.web.app import create_app
 from tests.support.environment import is_ci
 from tests.support.pipeline import Pipeline
+from tests.web.helpers import running
 
 SEED, SCALE = 5, 0.003
 CHROMIUM_FLAGS = [
@@ -89,27 +85,6 @@ def dashboard_warehouse(tmp_path_factory: pytest.TempPathFactory) -> DashboardWa
     operator = Login("ops.lead", "pw-operator-not-secret", None)
     store_password(settings, operator_principal(operator.login), operator.password)
     return DashboardWarehouse(settings, logins[0], logins[1], operator)
-
-
-@contextmanager
-def running(app: Any) -> Iterator[str]:
-    """Serve `app` with uvicorn in a thread on an ephemeral 127.0.0.1 port; yields its URL."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        listener.close()
 
 
 @pytest.fixture(scope="session")

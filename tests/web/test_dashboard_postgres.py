@@ -31,8 +31,7 @@ from tenant_warehouse.web.app import create_app
 from tenant_warehouse.web.tenant_view import format_money
 from tests.support.pg import unavailable
 from tests.support.pipeline import Pipeline
-from tests.web.conftest import running
-from tests.web.test_login_security import Client
+from tests.web.helpers import Client, running
 
 SEED, SCALE = 5, 0.003
 DATABASE = "tw_dashboard"

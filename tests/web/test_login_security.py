@@ -3,13 +3,9 @@ plain HTTP against the app served by uvicorn)."""
 
 from __future__ import annotations
 
-import http.cookiejar
 import json
 import re
 import socket
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,36 +15,8 @@ from tenant_warehouse.settings import Settings
 from tenant_warehouse.tenants.registry import remove_login, store_password, tenant_principal
 from tenant_warehouse.web.app import create_app
 from tenant_warehouse.web.security import DashboardConfigError, session_secret
-from tests.web.conftest import DashboardWarehouse, running
-
-
-class Client:
-    """A cookie-keeping HTTP client that does not follow redirects."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect()
-        )
-
-    def request(self, path: str, form: dict[str, str] | None = None) -> tuple[int, str]:
-        data = urllib.parse.urlencode(form).encode() if form is not None else None
-        try:
-            with self.opener.open(f"{self.base}{path}", data=data, timeout=30) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-
-    def log_in(self, login: str, password: str) -> tuple[int, str]:
-        _, page = self.request("/login")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-        assert token, page[:500]
-        return self.request("/login", {"csrf_token": token[1], "login": login, "password": password})
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
+from tests.web.conftest import DashboardWarehouse
+from tests.web.helpers import Client, running
 
 
 def test_repeated_failures_lock_the_login_out(dashboard_warehouse: DashboardWarehouse) -> None:
@@ -105,6 +73,9 @@ def test_serve_refuses_what_it_cannot_do(
     assert cli.main(["serve"]) == 2
     out = capsys.readouterr().out
     assert "missing.duckdb does not exist yet" in out and "Traceback" not in out
+    monkeypatch.setenv("TW_PG_PORT", "1")  # nothing listens there
+    assert cli.main(["serve", "--warehouse", "postgres"]) == 2
+    assert "postgres warehouse (TW_PG_* variables): cannot connect" in capsys.readouterr().out
 
 
 def test_an_unreadable_warehouse_is_a_clear_503(tmp_path: Path) -> None:
