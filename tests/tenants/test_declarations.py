@@ -133,3 +133,29 @@ def test_declared_tenants_come_from_the_file(
     path.write_text("tenants: ['fr:7', {tenant_id: 'uk:3'}]\n")
     monkeypatch.setenv("TW_TENANTS_FILE", str(path))
     assert registry.declared_tenants(tw_settings) == ["fr:7", "uk:3"]
+
+
+def test_grant_without_postgres_stores_a_login_and_shows_a_generated_password_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tenant_warehouse.cli import main
+
+    monkeypatch.setenv("TW_HOME", str(tmp_path))
+    monkeypatch.delenv("TW_TENANT_PASSWORD", raising=False)
+    assert main(["tenants", "grant", "uk:7", "--warehouse", "duckdb"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1] == "tw_tenant_uk_7"
+    [shown] = [line for line in lines if line.startswith("password for tw_tenant_uk_7")]
+    password = shown.rsplit(": ", 1)[1]
+    settings = Settings(home=tmp_path)
+    assert password not in registry.credentials_path(settings).read_text()
+    assert registry.verify_login(settings, "tw_tenant_uk_7", password) == registry.tenant_principal("uk:7")
+
+    monkeypatch.setenv("OPS_PASSWORD", "operator password here")
+    assert main(["tenants", "operator", "ops", "--password-env", "OPS_PASSWORD"]) == 0
+    assert capsys.readouterr().out.strip().splitlines() == ["password for ops: from $OPS_PASSWORD", "ops"]
+    assert registry.verify_login(settings, "ops", "operator password here").kind == "operator"
+
+    assert main(["tenants", "revoke", "uk:7", "--warehouse", "duckdb"]) == 0
+    assert main(["tenants", "revoke", "uk:7", "--warehouse", "duckdb"]) == 2
+    assert "tenant uk:7: nothing to revoke" in capsys.readouterr().out
