@@ -55,6 +55,8 @@ class BuildPlan:
     """Whether the build runs the audit tests (a passed build then records the time)."""
     started_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
     last_audit: str | None = None
+    error: str | None = None
+    """Why no build can run now (the warehouse is held by another process): the step fails."""
 
     @property
     def skip(self) -> bool:
@@ -138,6 +140,11 @@ def plan_build(
     try:
         signatures = raw_signatures(settings, warehouse, tables)
     except Exception as exc:  # the whole build is always correct; a failed probe costs time only
+        if "could not set lock" in str(exc).lower():
+            # DuckDB held by another process: dbt would fail on every node with a traceback.
+            return BuildPlan(None, "no build: the warehouse is locked", error=(
+                f"no build: the DuckDB warehouse is locked by another process "
+                f"({' '.join(str(exc).split())[:400]})"))
         return BuildPlan(["build"], f"raw tables could not be compared ({type(exc).__name__}: "
                          f"{exc}): whole project")
     if full:

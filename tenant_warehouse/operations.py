@@ -259,6 +259,8 @@ def cycle_build(settings: Settings, warehouse: str, full: bool = False) -> bool:
 
     plan = plan_build(settings, warehouse, load_config().tables, full=full)
     console.print(f"[dim]build plan: {plan.reason}[/dim]")
+    if plan.error:  # e.g. another process holds the DuckDB file: no dbt traceback, one line
+        raise RuntimeError(plan.error)
     if plan.skip:
         # A dbt run outside the cycle (an engineer's `dbt build`) may have dropped tenant views.
         _refresh_tenant_access(settings, warehouse, only_if_broken=True)
