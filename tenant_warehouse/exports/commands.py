@@ -53,12 +53,12 @@ def _user_errors() -> Iterator[None]:
         raise SystemExit(EXIT_USAGE) from None
 
 
-def _tenants(args: argparse.Namespace, settings: Settings) -> list[str]:
+def _tenants(args: argparse.Namespace, settings: Settings, include_deleted: bool = False) -> list[str]:
     from tenant_warehouse.exports.delivery import warehouse_tenants
     from tenant_warehouse.tenants.ids import normalize_tenant_id
 
     if args.all_tenants:
-        return warehouse_tenants(settings, args.warehouse)
+        return warehouse_tenants(settings, args.warehouse, include_deleted)
     if not args.tenant:
         console.print("[red]error:[/red] say which tenant: --tenant uk:42 (repeatable) or --all-tenants")
         raise SystemExit(EXIT_USAGE)
@@ -171,7 +171,7 @@ def cmd_statements(args: argparse.Namespace, settings: Settings) -> int:
             from tenant_warehouse.statements.lines import parse_month
 
             parse_month(None, args.month)
-        tenants = _tenants(args, settings)
+        tenants = _tenants(args, settings, include_deleted=True)
         with _progress() as progress:
             task = progress.add_task("statements", total=len(tenants))
             csv_path, html = write_statements(
@@ -199,7 +199,8 @@ def _tenant_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tenant", action="append", metavar="TENANT_ID",
                         help="tenant id <instance>:<organization>, e.g. uk:42 (repeatable)")
     parser.add_argument("--all-tenants", action="store_true",
-                        help="every organization in the warehouse (not soft-deleted)")
+                        help="every organization in the warehouse (exports: not soft-deleted;"
+                        " statements: soft-deleted ones too, for the months they were billed)")
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:

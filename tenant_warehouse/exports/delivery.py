@@ -83,13 +83,16 @@ def _save_state(settings: Settings, state: dict[str, dict[str, Any]]) -> None:
     os.replace(partial, directory / STATE_FILE)
 
 
-def warehouse_tenants(settings: Settings, warehouse: str) -> list[str]:
-    """Every organization (not soft-deleted) of the warehouse: what `tenants: all` means."""
+def warehouse_tenants(settings: Settings, warehouse: str, include_deleted: bool = False) -> list[str]:
+    """Every organization of the warehouse, soft-deleted ones only when asked: what `tenants:
+    all` means for dumps (live organizations); statements include deleted ones (they still owe
+    their past months)."""
     from tenant_warehouse.monitoring.store import open_warehouse
 
+    live = "" if include_deleted else " where not is_deleted"
     with open_warehouse(settings, warehouse, read_only=True) as store:
         rows = store.query(
-            "select tenant_id from marts.dim_organizations where not is_deleted"
+            f"select tenant_id from marts.dim_organizations{live}"
             " order by instance_id, organization_id"
         )
     return [row["tenant_id"] for row in rows]

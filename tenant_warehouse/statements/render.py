@@ -116,7 +116,10 @@ def statement_html(settings: Settings, warehouse: str, tenant_id: str, month: st
     """The printable HTML statement of a tenant (organization), for one month or all."""
     if month is not None:
         parse_month(tenant_id, month)  # a bad month is reported before touching the warehouse
-    return render_statement_html(statement_rows(settings, warehouse, tenant_id), month)
+    lines = statement_rows(settings, warehouse, tenant_id)
+    if not lines:
+        raise StatementError(f"tenant {tenant_id}: no billed month yet")
+    return render_statement_html(lines, month)
 
 
 def write_statements(
