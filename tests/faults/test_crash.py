@@ -11,7 +11,10 @@ recovery raw and the staging views are compared with the sources.
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import time
 
 import pytest
 
@@ -155,3 +158,44 @@ def assert_snapshot_consistent(pipeline: FaultPipeline) -> None:
                               "having count(*) > 1")
     assert not current, f"organizations with several current snapshot rows: {current[:5]}"
     assert not versions, f"duplicate snapshot versions: {versions[:5]}"
+
+
+PARENT_KILLS = 4
+
+
+@pytest.mark.skipif(not FULL, reason="full matrix only (the default size kills the parent once "
+                    "in test_no_silent_failure.py)")
+def test_the_cycle_killed_at_random_points_leaves_nothing_running(fresh: FaultPipeline) -> None:
+    """`kill -9` of `warehouse run` itself (the parent, not a child) at a random time after it
+    starts, in ingestion or its dbt build, with activity between kills: no child survives it,
+    each kill is shown interrupted, the next cycle recovers, and raw and marts are exact."""
+    from tests.faults.test_no_silent_failure import Cycle, alive, cli
+
+    rng = random.Random(20263)
+    for _ in range(PARENT_KILLS):
+        fresh.simulate(seed=SIM_SEED, ticks=1, tick_hours=6)
+        cycle = Cycle(fresh, *(["--full-build"] if rng.random() < 0.5 else []))
+        deadline = time.monotonic() + 300
+        while not any(line.startswith("== ") for line in cycle.lines):  # journaled, ingesting
+            assert time.monotonic() < deadline and cycle.process.poll() is None, cycle.lines
+            time.sleep(0.05)
+        if rng.random() < 0.5:
+            cycle.dbt_started.wait(600)
+        time.sleep(rng.uniform(0.0, 3.0))
+        children = cycle.dbt_children()
+        os.kill(cycle.process.pid, signal.SIGKILL)
+        cycle.process.wait()
+        MATRIX.runs += 1
+        MATRIX.kill("warehouse run (parent)")
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(alive(pid) for pid in children), "a child outlived the killed cycle"
+        assert "INTERRUPTED" in cli(fresh, "status").stdout
+    recovery = cli(fresh, "run")
+    assert recovery.returncode == 0, recovery.stdout[-4000:]
+    checks = fresh.check_all()
+    MATRIX.count_check(checks.lost, checks.duplicated)
+    assert checks.ok, checks.describe()
+    MATRIX.scenario("crash: `warehouse run` SIGKILL (the parent)",
+                    f"{PARENT_KILLS} kills, no child left, next cycle exact")

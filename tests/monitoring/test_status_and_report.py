@@ -47,7 +47,8 @@ def test_status_shows_the_failing_instance_red(warehouse_copy: Path, recorded: C
     text = recorded.export_text()
     assert "dbt build: failed" in text  # the invocation whose test failed
     assert "not_null_stg_monitoring__row_counts_row_count" in text
-    assert "6 table(s) and 1 dbt node(s) failing" in text
+    assert "failing: 6 table(s), 1 dbt node(s), 1 tenant(s) with a data problem" in text
+    assert "organization uk:3 has invalid time zone 'Europe/Londn'" in text  # kept, named
 
 
 def test_status_of_one_tenant(warehouse_copy: Path, recorded: Console) -> None:
@@ -55,6 +56,10 @@ def test_status_of_one_tenant(warehouse_copy: Path, recorded: Console) -> None:
     text = recorded.export_text()
     assert "tenant fr:1" in text and "organizations" in text and "messages" in text
     assert cli.main(["status", "--tenant", "uk:1"]) == 1  # uk's ingestion is failing
+    # A tenant-level data problem is red too: uk:3's time zone is not an IANA name.
+    assert cli.main(["status", "--tenant", "uk:3"]) == 1
+    assert "data problem: organization uk:3 has invalid time zone 'Europe/Londn'" in (
+        recorded.export_text())
 
 
 def _chromium() -> str | None:
