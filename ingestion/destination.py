@@ -26,7 +26,7 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from ingestion.config import TableConfig
 from ingestion.errors import DestinationError
-from ingestion.readers.base import bucket_checksum_sql, versions_schema
+from ingestion.readers.base import IDS_PER_QUERY, bucket_checksum_sql, versions_schema
 from ingestion.schema import INSTANCE_COLUMN, ROW_HASH_COLUMN
 from tenant_warehouse.settings import Settings
 
@@ -199,6 +199,29 @@ class DestinationView:
         parts = [p for p in parts if p.num_rows]
         return pa.concat_tables(parts) if parts else schema.empty_table()
 
+
+    def versions_of(self, table: TableConfig, instance: str, keys: pa.Array) -> pa.Table:
+        """(primary key, cursor) of the instance's raw rows with these keys (absent keys are
+        simply missing), queried in chunks of literal keys."""
+        schema = versions_schema(table)
+        parts: list[pa.Table] = []
+        ids = [int(k) for k in keys.to_pylist() if k is not None]
+        try:
+            with self._client() as client:
+                qualified = client.make_qualified_table_name(table.name)
+                for start in range(0, len(ids), IDS_PER_QUERY):
+                    literal = ", ".join(str(i) for i in ids[start : start + IDS_PER_QUERY])
+                    sql = (
+                        f"SELECT {table.primary_key}, {table.cursor} FROM {qualified}"
+                        f" WHERE {INSTANCE_COLUMN} = %s AND {table.primary_key} IN ({literal})"
+                    )
+                    with client.execute_query(sql, instance) as cursor, warnings.catch_warnings():
+                        warnings.simplefilter("ignore", UserWarning)
+                        parts += [_conform(p, schema) for p in cursor.iter_arrow(_FETCH_ROWS)]
+        except DatabaseUndefinedRelation:
+            return schema.empty_table()
+        parts = [p for p in parts if p.num_rows]
+        return pa.concat_tables(parts) if parts else schema.empty_table()
 
     @property
     def engine(self) -> str:

@@ -135,7 +135,7 @@ def extract_table(
     with reader:
         # Keys loaded by the incremental pass, which reconciliation must not emit again into the
         # same load (kept only when a reconciliation follows).
-        emitted: list[pa.Array] | None = [] if reconcile_due and not rebuilt else None
+        emitted: list[pa.Table] | None = [] if reconcile_due and not rebuilt else None
         try:
             yield from _incremental(ctx, reader, table, record, state, watermark, full, emitted)
         except Exception as exc:
@@ -166,7 +166,7 @@ def _incremental(
     state: MutableMapping[str, Any],
     watermark: dt.datetime | None,
     full: bool,
-    emitted: list[pa.Array] | None,
+    emitted: list[pa.Table] | None,
 ) -> Iterator[pa.Table]:
     instance = reader.instance
     since = None if full or watermark is None else watermark - dt.timedelta(seconds=table.lag_seconds)
@@ -191,8 +191,8 @@ def _incremental(
         ctx.notify(instance, table.name, "extract", record.rows_extracted)
         if batch.num_rows == 0:
             continue
-        if emitted is not None:
-            emitted.append(batch.column(table.primary_key).combine_chunks())
+        if emitted is not None:  # (key, cursor) of what this run loads
+            emitted.append(batch.select([table.primary_key, table.cursor]))
         record.rows_loaded += batch.num_rows
         yield to_raw(batch, table, instance, ctx.salt, ctx.extracted_at)
 
@@ -332,13 +332,16 @@ def _reconcile(
     reader: SourceReader,
     table: TableConfig,
     record: RunRecord,
-    emitted: list[pa.Array] | None,
+    emitted: list[pa.Table] | None,
     deletions_only: bool = False,
 ) -> Iterator[pa.Table]:
     instance = reader.instance
-    exclude = pa.concat_arrays(emitted) if emitted else None
+    loaded = pa.concat_tables(emitted) if emitted else None
+    exclude = loaded.column(table.primary_key).combine_chunks() if loaded is not None else None
     stats = BucketStats()
-    for found in differences(reader, ctx.destination, table, instance, exclude, stats=stats):
+    for found in differences(
+        reader, ctx.destination, table, instance, exclude, stats=stats, loaded=loaded
+    ):
         if len(found.deleted):
             record.rows_deleted += len(found.deleted)
             yield deletions(found.deleted, table, instance, ctx.extracted_at)

@@ -15,7 +15,7 @@ from ingestion.config import ColumnConfig, TableConfig, load_config
 from ingestion.destination import raw_bucket_sql
 from ingestion.extract import drop_known
 from ingestion.readers.sqlite import SqliteReader
-from ingestion.reconcile import bucket_range, compare, differing_ranges, key_ranges
+from ingestion.reconcile import bucket_range, checksums, compare, differing_ranges, key_ranges
 
 CONTACTS = load_config().tables["contacts"]
 TS = pa.timestamp("us", tz="UTC")
@@ -125,7 +125,7 @@ def _reference_checksums(rows: list[tuple[int, dt.datetime]], width: int) -> dic
 def test_sqlite_and_duckdb_compute_the_same_bucket_checksums(tmp_path: Path) -> None:
     rows = [
         (key, dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=key * 37.25))
-        for key in [*range(1, 400), 1_000_003, 2_500_000]
+        for key in [*range(-30, 0), *range(1, 400), 1_000_003, 2_500_000]
     ]
     width = 50
     sqlite_path = tmp_path / "source.sqlite"
@@ -153,7 +153,13 @@ def test_sqlite_and_duckdb_compute_the_same_bucket_checksums(tmp_path: Path) -> 
     from_duckdb = {
         int(b): (int(c), int(h)) for b, c, h in warehouse.execute(sql, ["uk"]).fetchall()
     }
+    versions = pa.table({
+        "id": pa.array([k for k, _ in rows], pa.int64()),
+        "updated_at": pa.array([c for _, c in rows], pa.timestamp("us", tz="UTC")),
+    })
     assert from_sqlite == from_duckdb == _reference_checksums(rows, width)
+    # The same numbers computed over arrow rows (what a run takes out for the rows it loads).
+    assert checksums(versions, table, width) == from_duckdb
     assert len(from_duckdb) > 5
 
 
