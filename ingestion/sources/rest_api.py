@@ -40,7 +40,7 @@ from ingestion.readers.convert import max_timestamp
 from ingestion.schema import INSTANCE_COLUMN, dlt_columns, source_schema
 from ingestion.shape import deletions, to_raw
 from ingestion.sources.config import Endpoint, RestApiOptions
-from ingestion.sources.sheet_values import BadCell, parse_cell
+from ingestion.sources.sheet_values import BadCell, cell_parser
 
 MERGE = {"disposition": "merge", "strategy": "delete-insert"}
 
@@ -259,6 +259,7 @@ def _to_arrow(
     arrays = []
     for field in schema:
         column = table.column(field.name)
+        parse = cell_parser(column)
         path = endpoint_field(endpoint, field.name)
         values = []
         for key, item in zip(keys, items, strict=True):
@@ -270,7 +271,7 @@ def _to_arrow(
                 values.append(None)
                 continue
             try:
-                values.append(parse_cell(raw, column, zone))
+                values.append(parse(raw, zone))
             except BadCell as exc:
                 record.bad_values.append(
                     BadValue(instance, table.name, key, field.name, f"{exc}; loaded as null")

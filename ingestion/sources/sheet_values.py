@@ -14,7 +14,7 @@ import decimal
 import json
 import re
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,22 +87,42 @@ def _xlsx_rows(path: Path, sheet: str | None) -> Iterator[tuple[int, tuple[Any, 
         workbook.close()
 
 
+CellParser = Callable[[Any, zoneinfo.ZoneInfo], Any]
+
+
+def cell_parser(column: ColumnConfig) -> CellParser:
+    """The parser of a column's cells (chosen once per column, applied to every cell)."""
+    precision_scale = decimal_of(column.type)
+    if precision_scale is not None:
+        precision, scale = precision_scale
+
+        def typed(value: Any, zone: zoneinfo.ZoneInfo) -> Any:
+            return _decimal(value, precision, scale)
+    else:
+        found = _PARSERS.get(column.type)
+        if found is None:
+            kind = column.type
+
+            def typed(value: Any, zone: zoneinfo.ZoneInfo) -> Any:
+                raise BadCell(f"type {kind} cannot be read from a spreadsheet")
+        else:
+            typed = found
+
+    def parse(value: Any, zone: zoneinfo.ZoneInfo) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return None
+        return typed(value, zone)
+
+    return parse
+
+
 def parse_cell(value: Any, column: ColumnConfig, zone: zoneinfo.ZoneInfo) -> Any:
     """The cell as the column's Python value (None for an empty cell); raises BadCell."""
-    if isinstance(value, str):
-        value = value.strip()
-        if not value:
-            return None
-    if value is None:
-        return None
-    kind = column.type
-    precision_scale = decimal_of(kind)
-    if precision_scale is not None:
-        return _decimal(value, *precision_scale)
-    parser = _PARSERS.get(kind)
-    if parser is None:
-        raise BadCell(f"type {kind} cannot be read from a spreadsheet")
-    return parser(value, zone)
+    return cell_parser(column)(value, zone)
 
 
 def _bigint(value: Any, zone: Any) -> int:

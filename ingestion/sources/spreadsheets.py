@@ -15,6 +15,7 @@ A file is a full snapshot of its table for that instance:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -37,10 +38,11 @@ from ingestion.sources.config import SheetTable, SpreadsheetOptions
 from ingestion.sources.quarantine import QuarantinedCell, QuarantineSet
 from ingestion.sources.sheet_values import (
     BadCell,
+    CellParser,
     SheetUnreadable,
+    cell_parser,
     iter_rows,
     normalise_header,
-    parse_cell,
 )
 
 MERGE = {"disposition": "merge", "strategy": "delete-insert"}
@@ -263,16 +265,21 @@ def _bad_cells(
 ) -> bool:
     """Parse the row in place; record every bad cell. True when the row has one."""
     bad = False
-    for column in table.source_columns:
+    for column, parse in _parsers(table):
         cell = values[column.name]
         try:
-            values[column.name] = parse_cell(cell, column, zone)
+            values[column.name] = parse(cell, zone)
             if values[column.name] is None and column.name == table.primary_key:
                 raise BadCell("the primary key is empty")
         except BadCell as exc:
             found.cells.append(_cell(sheet, number, column, cell, str(exc), salt))
             bad = True
     return bad
+
+
+@functools.lru_cache(maxsize=256)
+def _parsers(table: TableConfig) -> tuple[tuple[ColumnConfig, CellParser], ...]:
+    return tuple((c, cell_parser(c)) for c in table.source_columns)
 
 
 def _cell(
