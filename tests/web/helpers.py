@@ -44,9 +44,17 @@ class Client:
 
     def __init__(self, base: str) -> None:
         self.base = base
+        self.cookies = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect()
+            urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirect()
         )
+
+    def set_cookie(self, name: str, value: str) -> None:
+        host = urllib.parse.urlparse(self.base).hostname or "127.0.0.1"
+        self.cookies.set_cookie(http.cookiejar.Cookie(
+            0, name, value, None, False, host, False, False, "/", True, False, None, False,
+            None, None, {},
+        ))  # fmt: skip
 
     def request(self, path: str, form: dict[str, str] | None = None) -> tuple[int, str]:
         data = urllib.parse.urlencode(form).encode() if form is not None else None

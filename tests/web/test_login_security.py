@@ -3,11 +3,13 @@ plain HTTP against the app served by uvicorn)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import socket
 from pathlib import Path
 
+import itsdangerous
 import pytest
 
 from tenant_warehouse import cli
@@ -103,3 +105,27 @@ def test_a_removed_login_is_logged_out_at_its_next_request(tmp_path: Path) -> No
         assert client.request("/api/dashboard")[0] == 401
         store_password(settings, tenant_principal("uk:1"), "pw-uk-1-not-secret")
         assert client.request("/api/dashboard")[0] == 401  # the old session stays ended
+
+
+def test_a_forged_cookie_logs_nobody_in(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    store_password(settings, tenant_principal("uk:1"), "pw-uk-1-not-secret")
+    with running(create_app(settings, "duckdb")) as url:
+        client = Client(url)
+        assert client.log_in("tw_tenant_uk_1", "pw-uk-1-not-secret")[0] == 303
+        [real] = [c for c in client.cookies if c.name == "tw_dashboard"]
+        # Even signed with the server's own secret, a cookie naming a tenant (or a session id
+        # the server never issued) is not a session: sessions live on the server.
+        signer = itsdangerous.TimestampSigner(session_secret(settings))
+        forged = {
+            "unsigned": base64.b64encode(b'{"sid": "x", "tenant_id": "uk:1"}').decode(),
+            "tenant": signer.sign(base64.b64encode(b'{"tenant_id": "uk:1"}')).decode(),
+            "sid": signer.sign(base64.b64encode(b'{"sid": "made-up"}')).decode(),
+        }
+        for name, value in forged.items():
+            other = Client(url)
+            other.set_cookie("tw_dashboard", value)
+            assert other.request("/api/dashboard")[0] == 401, name
+        other = Client(url)
+        other.set_cookie("tw_dashboard", str(real.value))
+        assert other.request("/api/dashboard")[0] == 503  # the real one is a session (no warehouse)
