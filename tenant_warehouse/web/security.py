@@ -22,6 +22,7 @@ SESSION_SECONDS = 8 * 3600
 # Failed logins allowed per client address and per login name inside the window.
 MAX_FAILURES = 5
 FAILURE_WINDOW_SECONDS = 300.0
+MAX_TRACKED_KEYS = 10_000
 
 
 class DashboardConfigError(ValueError):
@@ -136,6 +137,11 @@ class LoginThrottle:
     def failed(self, address: str, login: str) -> None:
         now = time.monotonic()
         with self._lock:
+            if len(self._failures) > MAX_TRACKED_KEYS:
+                # Guesses at many names must not grow memory forever: forget the stale ones.
+                for key in list(self._failures):
+                    if not self._recent(key, now):
+                        del self._failures[key]
             for key in (f"addr:{address}", f"login:{login.lower()}"):
                 self._recent(key, now).append(now)
 

@@ -7,6 +7,7 @@ import base64
 import json
 import re
 import socket
+import time
 from pathlib import Path
 
 import itsdangerous
@@ -16,7 +17,12 @@ from tenant_warehouse import cli
 from tenant_warehouse.settings import Settings
 from tenant_warehouse.tenants.registry import remove_login, store_password, tenant_principal
 from tenant_warehouse.web.app import create_app
-from tenant_warehouse.web.security import DashboardConfigError, session_secret
+from tenant_warehouse.web.security import (
+    MAX_TRACKED_KEYS,
+    DashboardConfigError,
+    LoginThrottle,
+    session_secret,
+)
 from tests.web.conftest import DashboardWarehouse
 from tests.web.helpers import Client, running
 
@@ -129,3 +135,18 @@ def test_a_forged_cookie_logs_nobody_in(tmp_path: Path) -> None:
         other = Client(url)
         other.set_cookie("tw_dashboard", str(real.value))
         assert other.request("/api/dashboard")[0] == 503  # the real one is a session (no warehouse)
+
+
+def test_throttle_counts_per_address_and_per_name_and_forgets_stale_entries() -> None:
+    throttle = LoginThrottle(window=0.2)
+    for _ in range(5):
+        throttle.failed("10.0.0.1", "Bob")
+    assert throttle.retry_after("10.0.0.1", "alice") > 0  # the address is locked out
+    assert throttle.retry_after("10.0.0.2", "bob") > 0  # so is the name, from anywhere
+    assert throttle.retry_after("10.0.0.2", "carol") == 0
+    for number in range(MAX_TRACKED_KEYS + 1):
+        throttle.failed("10.0.0.3", f"guess-{number}")
+    time.sleep(0.25)
+    throttle.failed("10.0.0.4", "dave")
+    assert len(throttle._failures) == 2  # only dave's name and address are remembered
+    assert throttle.retry_after("10.0.0.1", "bob") == 0  # the window has passed
