@@ -1,8 +1,9 @@
 """A fake CRM on 127.0.0.1 shaped like Pipedrive's v1 API, for the REST source tests.
 
 - `GET /v1/persons`, `GET /v1/deals`: `{"success": true, "data": [...], "additional_data":
-  {"pagination": {"start", "limit", "more_items_in_collection", "next_start"}}}`, offset paging
-  with `start` and `limit`, items ordered by (update_time, id);
+  {"pagination": {"start", "limit", "more_items_in_collection", "next_start"}, "next_cursor"}}`,
+  offset paging with `start` and `limit` (v1) or cursor paging with `cursor` and `limit` (v2),
+  items ordered by (update_time, id);
 - `updated_since=YYYY-MM-DDTHH:MM:SSZ`: items changed at or after it, deleted ones included
   with `"deleted": true` (a change feed); without it, the current items only;
 - `Authorization: Bearer <token>` required (401 otherwise);
@@ -12,6 +13,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
 import json
@@ -71,7 +73,10 @@ class Crm:
                     if not i["deleted"]]
 
     def page(self, collection: str, query: dict[str, str]) -> tuple[int, dict[str, str], Any]:
-        start, limit = int(query.get("start", 0)), min(int(query.get("limit", 100)), 500)
+        # Offset paging (v1: start) or cursor paging (v2: an opaque cursor), both answered.
+        cursor = query.get("cursor")
+        start = _decode(cursor) if cursor else int(query.get("start", 0))
+        limit = min(int(query.get("limit", 100)), 500)
         with self.lock:
             fault = self.faults.pop((collection, start), None)
             if fault == 429:
@@ -91,12 +96,23 @@ class Crm:
         body = {
             "success": True,
             "data": chunk or None,  # Pipedrive answers null, not [], past the end
-            "additional_data": {"pagination": {
-                "start": start, "limit": limit, "more_items_in_collection": more,
-                **({"next_start": start + limit} if more else {}),
-            }},
+            "additional_data": {
+                "pagination": {
+                    "start": start, "limit": limit, "more_items_in_collection": more,
+                    **({"next_start": start + limit} if more else {}),
+                },
+                "next_cursor": _encode(start + limit) if more else None,
+            },
         }
         return 200, {}, body
+
+
+def _encode(start: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{start}".encode()).decode()
+
+
+def _decode(cursor: str) -> int:
+    return int(base64.urlsafe_b64decode(cursor.encode()).decode().removeprefix("offset:"))
 
 
 def _handler(crm: Crm) -> type[BaseHTTPRequestHandler]:

@@ -5,6 +5,7 @@ Retry-After, deletions reported by the change feed and purges found by a full li
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
 import decimal
@@ -135,10 +136,20 @@ def raw(home: SourceHome) -> dict[str, list[tuple[Any, ...]]]:
     return {"crm_persons": persons, "crm_deals": deals}
 
 
+CURSOR_PAGINATOR = {"type": "cursor", "cursor_path": "additional_data.next_cursor",
+                    "cursor_param": "cursor"}
+
+
+@pytest.mark.parametrize("paging", ["offset", "cursor"])
 def test_rest_api_source_pages_retries_increments_and_deletes(
-    crm: Crm, source_home: SourceHome
+    paging: str, crm: Crm, source_home: SourceHome
 ) -> None:
-    config = parse_config(document())
+    doc = document()
+    if paging == "cursor":
+        doc["instances"]["crm"]["paginator"] = dict(CURSOR_PAGINATOR)
+        for endpoint in doc["instances"]["crm"]["tables"].values():
+            endpoint["params"] = {"limit": 3}
+    config = parse_config(doc)
     salt = source_home.settings.pii_salt()
     crm.faults[("deals", 3)] = 500
     crm.faults[("persons", 3)] = 429
@@ -147,7 +158,8 @@ def test_rest_api_source_pages_retries_increments_and_deletes(
     assert first.ok, first.summary()
     assert raw(source_home) == expected(crm, salt)
     assert first.rows_loaded == 15
-    statuses = [(path, q.get("start"), status) for path, q, status in crm.log]
+    statuses = [(path, q.get("start") or _offset(q.get("cursor")), status)
+                for path, q, status in crm.log]
     # The failing page and the rate-limited one were asked again, and answered.
     assert statuses.count(("/v1/deals", "3", 500)) == 1
     assert statuses.count(("/v1/deals", "3", 200)) == 1
@@ -176,6 +188,13 @@ def test_rest_api_source_pages_retries_increments_and_deletes(
     assert third.ok, third.summary()
     assert (third.rows_loaded, third.rows_deleted) == (0, 0), third.summary()
     assert raw(source_home) == expected(crm, salt)
+
+
+def _offset(cursor: str | None) -> str | None:
+    """The offset a fake CRM cursor stands for (the test's view of the fake's pages)."""
+    if cursor is None:
+        return None
+    return base64.urlsafe_b64decode(cursor).decode().removeprefix("offset:")
 
 
 @pytest.mark.parametrize(
