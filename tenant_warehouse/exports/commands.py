@@ -76,14 +76,16 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         one = len(tenants) == 1 and not args.all_tenants
         results = []
         with _progress() as progress:
+            overall = progress.add_task("tenants", total=len(tenants))
+            current = progress.add_task("", total=None)
             for tenant_id in tenants:
-                task = progress.add_task(f"{tenant_id}", total=None)
                 done: dict[str, int] = {}
+                progress.reset(current, total=None, description=tenant_id)
 
-                def report(relation: str, rows: int, total: int, task: int = task,
-                           done: dict[str, int] = done, tenant_id: str = tenant_id) -> None:  # fmt: skip
+                def report(relation: str, rows: int, total: int, done: dict[str, int] = done,
+                           tenant_id: str = tenant_id) -> None:  # fmt: skip
                     done[relation] = rows
-                    progress.update(task, completed=sum(done.values()),
+                    progress.update(current, completed=sum(done.values()),
                                     description=f"{tenant_id} {relation}")  # fmt: skip
 
                 output = args.output if one else args.output / tenant_slug(tenant_id)
@@ -91,13 +93,15 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
                     settings, args.warehouse, tenant_id, args.format, output, report,
                     force=args.force,
                 )  # fmt: skip
-                progress.update(task, total=result.total_rows, completed=result.total_rows,
-                                description=f"{tenant_id} {'unchanged' if result.skipped else 'written'}")  # fmt: skip
+                progress.advance(overall)
                 results.append(result)
     table = Table(title=f"export ({args.format}) to {args.output}")
     for column in ("tenant", "status", "rows", "files", "MB", "seconds", "rows/s"):
         table.add_column(column, justify="left" if column in ("tenant", "status") else "right")
-    for r in results:
+    shown = results if len(results) <= 20 else sorted(results, key=lambda r: -r.total_rows)[:10]
+    if len(shown) < len(results):
+        table.caption = f"the 10 largest of {len(results)} tenants"
+    for r in shown:
         rate = r.total_rows / r.seconds if r.seconds and not r.skipped else 0
         table.add_row(
             r.tenant_id, "unchanged" if r.skipped else "written", f"{r.total_rows:,}",
