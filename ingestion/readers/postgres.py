@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import os
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -270,7 +271,7 @@ class PostgresReader(SourceReader):
             if failures:
                 raise self._translate(table, failures[0]) from failures[0]
             raise SourceSchemaMismatch(
-                self.instance, table.name, f"cannot read a value as its configured type: {exc}"
+                self.instance, table.name, _conversion_error(str(exc), schema, table)
             ) from exc
         finally:
             if not finished and producer.is_alive():
@@ -324,6 +325,21 @@ class PostgresReader(SourceReader):
         if isinstance(exc, psycopg2.Error):
             return SourceError(self.instance, table.name, f"PostgreSQL error: {_first_line(exc)}")
         return SourceError(self.instance, table.name, f"{type(exc).__name__}: {exc}")
+
+
+def _conversion_error(message: str, schema: pa.Schema, table: TableConfig) -> str:
+    """Arrow's CSV error, with the column named (arrow numbers them from 0)."""
+    found = re.search(r"CSV column #(\d+)", message)
+    if found is None or int(found.group(1)) >= len(schema):
+        return f"cannot read a value as its configured type: {message}"
+    name = schema.names[int(found.group(1))]
+    configured = table.column(name).type if name in {c.name for c in table.columns} else ""
+    cause = message[found.end():].lstrip(": ")
+    return (
+        f"column {name}: a value cannot be read as the configured {configured or 'type'}: "
+        f"{cause}" + (" (a value with more decimals than the scale is never rounded; widen the "
+                      "decimal)" if "Rescaling" in cause else "")
+    )
 
 
 def _literal(text: str) -> str:

@@ -462,3 +462,35 @@ def test_postgres_types_a_config_cannot_hold_are_refused_naming_the_column(
             "configured text (configure it as json: arrays land as JSON arrays)") in message
     assert "column blob: incompatible type change, source type bytea cannot be read as the " \
            "configured text (configure it as bytes with policy hash or drop)" in message
+
+
+def test_an_unconstrained_numeric_that_would_round_fails_naming_the_column(
+    pg_database: PgDatabaseFactory,
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    from ingestion.config import parse_config
+    from ingestion.errors import SourceSchemaMismatch
+    from ingestion.readers.postgres import PostgresReader
+
+    source = pg_database("tw_types_round")
+    conn = source.connect()
+    with conn.cursor() as cursor:
+        cursor.execute("CREATE TABLE fees (id bigint PRIMARY KEY, amount numeric, "
+                       "updated_at timestamptz NOT NULL DEFAULT now())")
+        cursor.execute("INSERT INTO fees (id, amount) VALUES (1, 5), (2, 1.234)")
+    conn.close()
+    config = parse_config({"instances": [INSTANCE], "tables": {"fees": {
+        "primary_key": "id",
+        "columns": {"id": "bigint", "amount": "decimal(10,2)", "updated_at": "timestamp"}}}})
+    table = config.tables["fees"]
+    with (
+        PostgresReader(INSTANCE, make_url(source.url)) as reader,
+        pytest.raises(SourceSchemaMismatch) as caught,
+    ):
+        list(reader.read_changes(table, None))
+    assert str(caught.value) == (
+        f"instance {INSTANCE}, table fees: column amount: a value cannot be read as the "
+        "configured decimal(10,2): Rescaling Decimal value would cause data loss (a value with "
+        "more decimals than the scale is never rounded; widen the decimal)"
+    )
