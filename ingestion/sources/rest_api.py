@@ -65,13 +65,18 @@ def rest_api_resource(
             ctx, instance, table, options, endpoint, dlt.current.resource_state()
         )
 
+    # An item can come twice in one run (offset paging while it changes moves it to a later
+    # page): the merge keeps the version with the latest cursor, not an arbitrary one.
+    columns = [
+        {**c, "dedup_sort": "desc"} if c["name"] == table.cursor else c for c in dlt_columns(table)
+    ]
     return dlt.resource(
         rows,
         name=f"{instance.name}__{table.name}",
         table_name=table.name,
         primary_key=(INSTANCE_COLUMN, table.primary_key),
         write_disposition=MERGE,
-        columns=dlt_columns(table),
+        columns=columns,
     )
 
 
@@ -102,12 +107,12 @@ def extract_endpoint(
     full = reconcile or not incremental or watermark is None
     since = None if full else watermark - dt.timedelta(seconds=table.lag_seconds)
     record.cursor_from = since
-    known = ctx.destination.versions(table, name, since=since)
     zone = zoneinfo.ZoneInfo(table.time_zone)
     schema = source_schema(table)
     seen: list[pa.Array] = []
     highest: dt.datetime | None = None
     try:
+        known = ctx.destination.versions(table, name, since=since)
         for items in _pages(base_url, token, options, endpoint, table, since):
             record.rows_extracted += len(items)
             live, gone = _split_deleted(items, endpoint)

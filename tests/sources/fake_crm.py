@@ -8,7 +8,7 @@
   with `"deleted": true` (a change feed); without it, the current items only;
 - `Authorization: Bearer <token>` required (401 otherwise);
 - faults, each armed by the test and fired once: a page answering 500, a page answering 429
-  with `Retry-After: 1`. Every request is logged (path, query, status) for assertions.
+  with `Retry-After: 1`, a change made just before a page is served. Every request is logged (path, query, status) for assertions.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import copy
 import datetime as dt
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,6 +42,9 @@ class Crm:
     # (collection, start) -> status to answer once (500, 429)
     faults: dict[tuple[str, int], int] = field(default_factory=dict)
     log: list[tuple[str, dict[str, str], int]] = field(default_factory=list)
+    # (collection, start) -> a change made just before that page is served, once (an edit
+    # by a CRM user while a run pages through the listing)
+    hooks: dict[tuple[str, int], Callable[[], None]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def tick(self, seconds: int = 60) -> dt.datetime:
@@ -77,6 +80,9 @@ class Crm:
         cursor = query.get("cursor")
         start = _decode(cursor) if cursor else int(query.get("start", 0))
         limit = min(int(query.get("limit", 100)), 500)
+        hook = self.hooks.pop((collection, start), None)
+        if hook is not None:
+            hook()
         with self.lock:
             fault = self.faults.pop((collection, start), None)
             if fault == 429:

@@ -190,6 +190,25 @@ def test_rest_api_source_pages_retries_increments_and_deletes(
     assert raw(source_home) == expected(crm, salt)
 
 
+def test_items_moving_between_pages_while_paging(crm: Crm, source_home: SourceHome) -> None:
+    """Deal 1 is edited between two pages of an offset-paged listing ordered by update_time: it
+    moves to the end, so it comes twice (old version on the first page, new on the last) and
+    deal 4 slides onto a page already read. The merge keeps deal 1's latest version; deal 4
+    comes with the next run (here its full listing; otherwise its lag window)."""
+    config = parse_config(document())
+    crm.hooks[("deals", 3)] = lambda: crm.update("deals", 1, title="Deal one, renamed")
+    first = source_home.ingest(config)
+    assert first.ok, first.summary()
+    assert first.tables[("crm", "crm_deals")].rows_extracted == 7  # deal 1 twice, no deal 4
+    salt = source_home.settings.pii_salt()
+    truth = expected(crm, salt)["crm_deals"]
+    assert raw(source_home)["crm_deals"] == [row for row in truth if row[0] != 4]
+    second = source_home.ingest(config)
+    assert second.ok, second.summary()
+    assert second.tables[("crm", "crm_deals")].rows_loaded == 1
+    assert raw(source_home)["crm_deals"] == truth
+
+
 def _offset(cursor: str | None) -> str | None:
     """The offset a fake CRM cursor stands for (the test's view of the fake's pages)."""
     if cursor is None:
