@@ -132,8 +132,6 @@ def extract_sheet(
         record.succeed()
         ctx.notify(name, table.name, "done", 0)
         return
-    present = raw_keys(ctx, table, name)
-
     zone = zoneinfo.ZoneInfo(table.time_zone)
     found = QuarantineSet(name, table.name)
     schema = source_schema(table)
@@ -145,6 +143,7 @@ def extract_sheet(
     # arrow (a sheet holds at most ~1M rows), not Python objects.
     batches: list[pa.Table] = []
     try:
+        present = raw_keys(ctx, table, name)
         rows = _data_rows(path, sheet, table, record)
         first_rows: dict[int, int] = {}
         for number, values in rows:
@@ -180,7 +179,7 @@ def extract_sheet(
     except (SheetUnreadable, _HeaderError) as exc:
         record.fail(f"{where}: {exc}")
         return
-    except Exception as exc:  # a damaged file openpyxl cannot parse, say: this table only
+    except Exception as exc:  # a damaged file openpyxl cannot parse, the warehouse: this table only
         record.fail(f"{where}: {type(exc).__name__}: {' '.join(str(exc).split())}")
         return
     yield from batches
@@ -202,14 +201,16 @@ def extract_sheet(
     record.succeed()
     if found.cells:
         rows_out = len({c.row_number for c in found.cells})
-        record.error_message = (
-            f"{rows_out} row(s) quarantined in raw._tw_quarantine, not loaded: "
-            + "; ".join(
-                f"{c.file_name}{f' sheet {c.sheet_name}' if c.sheet_name else ''} row "
-                f"{c.row_number} column {c.column_name}: {c.reason}"
-                for c in found.cells[:20]
-            )
-            + (f" (+{len(found.cells) - 20} more)" if len(found.cells) > 20 else "")
+        listed = "; ".join(
+            f"{c.file_name}{f' sheet {c.sheet_name}' if c.sheet_name else ''} row "
+            f"{c.row_number} column {c.column_name}: {c.reason}"
+            for c in found.cells[:20]
+        )
+        more = f" (+{len(found.cells) - 20} more)" if len(found.cells) > 20 else ""
+        # Said as it is (quarantined, not loaded), with the file's schema notices kept.
+        record.error_message = "; ".join(
+            [f"schema change: {notice}" for notice in record.notices]
+            + [f"{rows_out} row(s) quarantined in raw._tw_quarantine, not loaded: {listed}{more}"]
         )
     ctx.notify(name, table.name, "done", record.rows_extracted)
 

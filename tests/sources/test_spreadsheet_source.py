@@ -162,7 +162,10 @@ def test_spreadsheets_load_by_content_hash_replace_snapshots_and_quarantine(
         source_home,
         "SELECT error_message FROM raw._tw_ingestion_runs WHERE table_name = 'budgets'",
     )[0][0]
-    assert message.startswith("3 row(s) quarantined in raw._tw_quarantine, not loaded: ")
+    assert message.startswith(
+        "schema change: column(s) in the file but not in tables.yml, not ingested: "
+        "notes_nobody_configured; 3 row(s) quarantined in raw._tw_quarantine, not loaded: "
+    )
     assert "budgets.xlsx sheet 2026 row 5 column amount_eur: not a number" in message
 
     # Nothing changed: nothing read past the hash, nothing loaded.
