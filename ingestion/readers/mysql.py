@@ -305,9 +305,15 @@ def _timestamps(values: Sequence[Any], zone: dt.tzinfo, report: Any) -> pa.Array
     naive = pa.array(cleaned, pa.timestamp("us"))
     if zone is dt.UTC:
         return naive.cast(UTC_TIMESTAMP)
-    # A local time that does not exist (spring forward) or exists twice (fall back) raises
-    # rather than being guessed; such a source needs a TIMESTAMP column or UTC DATETIMEs.
-    return pc.assume_timezone(naive, timezone=str(zone)).cast(UTC_TIMESTAMP)
+    try:
+        return pc.assume_timezone(naive, timezone=str(zone)).cast(UTC_TIMESTAMP)
+    except pa.ArrowInvalid:
+        # A local time that exists twice (clocks back) or not at all (clocks forward): read
+        # with the offset in force before the change (fold=0), as the spreadsheet source does.
+        return pa.array(
+            [None if v is None else v.replace(tzinfo=zone).astimezone(dt.UTC) for v in cleaned],
+            UTC_TIMESTAMP,
+        )
 
 
 def _convert(value: Any, arrow_type: pa.DataType, index: int, report: Any) -> Any:

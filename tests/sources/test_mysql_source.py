@@ -203,7 +203,9 @@ def test_mysql_types_zero_dates_and_source_time_zone(mysql_database: MysqlDataba
         "INSERT INTO events VALUES (1, '2026-07-01 12:00:00', '2026-07-01 12:00:00', 12.50,"
         " X'636166C3A9', '2026-07-01 12:00:00'),"
         " (2, '0000-00-00 00:00:00', NULL, 1.005, X'FF41', '2026-07-01 12:00:01'),"
-        " (18446744073709551615, NULL, NULL, 1, 'x', '2026-07-01 12:00:02')",
+        " (18446744073709551615, NULL, NULL, 1, 'x', '2026-07-01 12:00:02'),"
+        # 02:30 happens twice in Paris that night: the first one (CEST) is meant.
+        " (4, '2026-10-25 02:30:00', NULL, NULL, NULL, '2026-07-01 12:00:03')",
     )
     table = parse_config(
         {
@@ -226,7 +228,7 @@ def test_mysql_types_zero_dates_and_source_time_zone(mysql_database: MysqlDataba
     with open_reader("shop", mysql_database.url, time_zone="Europe/Paris") as reader:
         rows = [r for batch in reader.read_changes(table, None) for r in batch.to_pylist()]
         issues = reader.take_issues()
-        assert reader.key_bounds(table) == (1, 2**64 - 1, 3)
+        assert reader.key_bounds(table) == (1, 2**64 - 1, 4)
     by_happened = sorted(rows, key=lambda r: r["updated_at"])
     first = by_happened[0]
     # DATETIME is Paris local time (UTC+2 in July); TIMESTAMP is UTC whatever the zone.
@@ -236,7 +238,8 @@ def test_mysql_types_zero_dates_and_source_time_zone(mysql_database: MysqlDataba
     assert by_happened[1]["happened_at"] is None
     assert by_happened[1]["price"] is None  # 1.005 does not fit decimal(10,2): never rounded
     assert by_happened[1]["name"] == "\ufffdA"  # repaired, reported, row kept
-    assert len(rows) == 3, "no row is dropped for a bad value"
+    assert len(rows) == 4, "no row is dropped for a bad value"
+    assert by_happened[3]["happened_at"] == dt.datetime(2026, 10, 25, 0, 30, tzinfo=dt.UTC)
     reasons = {(i.column, i.reason.split(" (")[0]) for i in issues}
     assert ("happened_at", "not a timestamp") in reasons
     assert ("id", "not a 64-bit integer") in reasons
