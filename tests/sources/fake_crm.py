@@ -6,7 +6,7 @@
   items ordered by (update_time, id);
 - `updated_since=YYYY-MM-DDTHH:MM:SSZ`: items changed at or after it, deleted ones included
   with `"deleted": true` (a change feed); without it, the current items only;
-- `Authorization: Bearer <token>` required (401 otherwise);
+- `Authorization: Bearer <token>` or `?api_token=<token>` required (401 otherwise);
 - faults, each armed by the test and fired once: a page answering 500, a page answering 429
   with `Retry-After: 1`, a change made just before a page is served. Every request is logged (path, query, status) for assertions.
 """
@@ -127,7 +127,9 @@ def _handler(crm: Crm) -> type[BaseHTTPRequestHandler]:
             url = urlparse(self.path)
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             collection = url.path.removeprefix("/v1/")
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            # Pipedrive accepts its token as a bearer header or as the api_token parameter.
+            if (self.headers.get("Authorization") != f"Bearer {TOKEN}"
+                    and query.get("api_token") != TOKEN):
                 status, headers, body = 401, {}, {"success": False, "error": "unauthorized"}
             elif url.path not in ("/v1/persons", "/v1/deals"):
                 status, headers, body = 404, {}, {"success": False, "error": "not found"}

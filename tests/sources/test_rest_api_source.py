@@ -223,6 +223,7 @@ def _offset(cursor: str | None) -> str | None:
         ("no_token", "instance crm, table crm_persons: endpoint persons: auth bearer needs the token in TW_SOURCE_CRM_TOKEN"),
         ("no_server", "instance crm, table crm_persons: endpoint persons: cannot connect:"),
         ("not_found", "instance crm, table crm_persons: endpoint people: HTTP 404 Not Found from GET http://127.0.0.1:"),
+        ("bad_api_key", "instance crm, table crm_persons: endpoint persons: HTTP 401 Unauthorized from GET http://127.0.0.1:"),
     ],
 )
 def test_rest_api_errors_are_one_line_without_the_token(
@@ -236,6 +237,9 @@ def test_rest_api_errors_are_one_line_without_the_token(
         monkeypatch.delenv("TW_SOURCE_CRM_TOKEN")
     elif case == "no_server":
         monkeypatch.setenv("TW_SOURCE_CRM_URL", "http://127.0.0.1:1/v1/")
+    elif case == "bad_api_key":  # in the query string, where it must be masked
+        doc["instances"]["crm"]["auth"] = "api_key"
+        monkeypatch.setenv("TW_SOURCE_CRM_TOKEN", "wrong-token-value")
     elif case == "not_found":
         doc["instances"]["crm"]["tables"]["crm_persons"]["path"] = "people"
     report = source_home.ingest(parse_config(doc), tables=["crm_persons"])
@@ -244,6 +248,16 @@ def test_rest_api_errors_are_one_line_without_the_token(
     failure = report.failures[0]
     assert "\n" not in failure and failure.startswith(expected), failure
     assert "wrong-token-value" not in failure and TOKEN not in failure
+    if case == "bad_api_key":
+        assert "api_token=***" in failure
+
+
+def test_api_key_in_the_query_string_reads_the_api(crm: Crm, source_home: SourceHome) -> None:
+    doc = document()
+    doc["instances"]["crm"]["auth"] = "api_key"  # ?api_token=..., Pipedrive's v1 way
+    report = source_home.ingest(parse_config(doc), tables=["crm_persons"])
+    assert report.ok, report.summary()
+    assert report.rows_loaded == 8
 
 
 @pytest.mark.parametrize(
