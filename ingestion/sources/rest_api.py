@@ -106,6 +106,11 @@ def extract_endpoint(
     incremental = endpoint.incremental is not None
     full = reconcile or not incremental or watermark is None
     since = None if full else watermark - dt.timedelta(seconds=table.lag_seconds)
+    # Backfill (`warehouse backfill --since`): items changed since then are asked for and
+    # loaded again as the API has them, unchanged versions included.
+    backfill = ctx.since is not None and since is not None
+    if backfill:
+        since = min(since, ctx.since)
     record.cursor_from = since
     zone = zoneinfo.ZoneInfo(table.time_zone)
     schema = source_schema(table)
@@ -130,7 +135,7 @@ def extract_endpoint(
             batch_highest = max_timestamp(batch.column(table.cursor))
             if batch_highest is not None and (highest is None or batch_highest > highest):
                 highest = batch_highest
-            if known.num_rows:
+            if known.num_rows and not backfill:
                 batch = drop_known(batch, known, table)
             if batch.num_rows:
                 record.rows_loaded += batch.num_rows

@@ -124,7 +124,8 @@ def extract_sheet(
     except OSError as exc:
         record.fail(f"{where}: cannot read the file: {exc.strerror or exc}")
         return
-    if digest == state.get("content_hash") and (
+    # A backfill (`warehouse backfill`) reads the file again whatever its hash.
+    if ctx.since is None and digest == state.get("content_hash") and (
         state.get("loaded_rows") == 0 or raw_has_rows(ctx, table, name)
     ):
         # Unchanged since its last load, and raw still holds it (a raw table dropped or

@@ -189,6 +189,16 @@ def test_rest_api_source_pages_retries_increments_and_deletes(
     assert (third.rows_loaded, third.rows_deleted) == (0, 0), third.summary()
     assert raw(source_home) == expected(crm, salt)
 
+    # A backfill asks for the items changed since then and loads them again as they are.
+    crm.log.clear()
+    since = dt.datetime(2026, 11, 1, 9, 5, tzinfo=dt.UTC)
+    backfill = source_home.ingest(config, tables=["crm_persons"], since=since)
+    assert backfill.ok, backfill.summary()
+    assert backfill.rows_loaded == sum(when(p["update_time"]) >= since
+                                       for p in crm.current("persons"))
+    assert {q["updated_since"] for _, q, _ in crm.log} == {"2026-11-01T09:05:00Z"}
+    assert raw(source_home) == expected(crm, salt)
+
 
 def test_items_moving_between_pages_while_paging(crm: Crm, source_home: SourceHome) -> None:
     """Deal 1 is edited between two pages of an offset-paged listing ordered by update_time: it

@@ -200,6 +200,11 @@ def test_spreadsheets_load_by_content_hash_replace_snapshots_and_quarantine(
     fourth = source_home.ingest(config)
     assert (fourth.rows_extracted, fourth.rows_loaded, fourth.rows_deleted) == (0, 0, 0)
 
+    # A backfill reads the unchanged file again (its rows replaced by the same rows).
+    backfill = source_home.ingest(config, tables=["budgets"], since=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    assert backfill.ok and backfill.rows_loaded == 4, backfill.summary()
+    assert len(budgets(source_home)) == 4
+
     # Raw emptied by hand (or restored from an empty backup): the same file is loaded again.
     conn = duckdb.connect(str(source_home.settings.duckdb_path))
     try:
