@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
-from ingestion.config import ConfigError
+# No import of ingestion.config at module level: it imports this module to register the
+# validators, so either can be imported first.
 
 SPREADSHEET_SUFFIXES = (".csv", ".xlsx")
 AUTH_KINDS = ("none", "bearer", "api_key")
@@ -285,6 +286,8 @@ def _incremental(value: Any, key: str, where: Any) -> Incremental | None:
 
 def options_of(instance: Any) -> Any:
     """The validated options object of an InstanceConfig of kind spreadsheets / rest_api."""
+    from ingestion.config import ConfigError
+
     options = getattr(instance, "options", None) or {}
     value = options.get("options")
     if value is None:
