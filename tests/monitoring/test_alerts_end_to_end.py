@@ -33,8 +33,8 @@ def test_failure_alerts_once_then_resolves(
 
     assert {a.rule for a in outcome.sent} == EXPECTED_RULES
     assert not outcome.undelivered
-    # The stale source was already alerted at the first evaluation: not sent again.
-    assert [a.rule for a in outcome.already_open] == ["stale_data"]
+    # The stale source and uk:3's time zone were alerted at the first evaluation: not again.
+    assert [a.rule for a in outcome.already_open] == ["stale_data", "tenant_data_problem"]
     assert len(webhook.requests) == len(smtp.messages) == 4
     by_rule = {a.rule: a for a in outcome.sent}
 
@@ -65,7 +65,7 @@ def test_failure_alerts_once_then_resolves(
     # The same events on the next run: nothing is sent again.
     again = evaluate_and_send(tw_settings, "duckdb", config, notifier=notifier)
     assert again.sent == [] and again.resolved == []
-    assert len(again.already_open) == 5
+    assert len(again.already_open) == 6
     assert len(webhook.requests) == 4 and len(smtp.messages) == 4
 
     # A good run: uk loads again, the broken capture is gone and its test passes again.
@@ -89,7 +89,8 @@ def test_failure_alerts_once_then_resolves(
     assert len(resolved_titles) == 3 and all("RESOLVED" in t for t in resolved_titles)
     assert len(smtp.messages) == 7
     # Still stale (the fixture's data is old) and the organization is news only once.
-    assert {a.rule for a in cleared.already_open} == {"stale_data", "new_organization"}
+    assert {a.rule for a in cleared.already_open} == {
+        "stale_data", "new_organization", "tenant_data_problem"}
 
     final = evaluate_and_send(tw_settings, "duckdb", config, notifier=notifier)
     assert final.sent == [] and final.resolved == []
@@ -116,3 +117,34 @@ def test_undelivered_alert_is_retried(
     webhook.status = 200
     second = evaluate_and_send(tw_settings, "duckdb", config, notifier=notifier)
     assert len(second.sent) == 4 and len(webhook.requests) == 4
+
+
+def test_an_open_alerts_text_follows_its_count(
+    warehouse_copy: Path, tw_settings: Settings, webhook: WebhookReceiver
+) -> None:
+    """The failing test's count changes (1 -> 2 failing rows): the open alert is reworded in the
+    alert log (status and the report show the new text), without being sent again."""
+    config = load_alert_config()
+    notifier = Notifier([webhook.url()], config.title_prefix)
+    first = evaluate_and_send(tw_settings, "duckdb", config, notifier=notifier)
+    failed = next(a for a in first.sent if a.rule == "test_failed")
+    assert "(1 failing row(s))" in failed.what
+    with open_warehouse(tw_settings, "duckdb") as warehouse:
+        warehouse.append("row_counts", [{
+            "capture_id": "broken-capture-2", "captured_at": dt.datetime.now(dt.UTC),
+            "instance_id": "uk", "table_name": "orders", "row_count": None,
+        }])  # fmt: skip
+    output = scenario.dbt(tw_settings, "build", "--select", "stg_monitoring__row_counts")
+    assert "FAIL 2" in output or "Got 2 results" in output, output[-3000:]
+    sent = len(webhook.requests)
+
+    second = evaluate_and_send(tw_settings, "duckdb", config, notifier=notifier)
+
+    assert second.updated == 1 and not second.sent
+    assert len(webhook.requests) == sent  # reworded, not re-sent
+    with open_warehouse(tw_settings, "duckdb", read_only=True) as warehouse:
+        rows = warehouse.query(
+            "select title from raw._tw_alerts where alert_key = %s order by recorded_at",
+            (failed.key,),
+        )
+    assert [("(2 failing row(s))" in r["title"]) for r in rows] == [False, True]
