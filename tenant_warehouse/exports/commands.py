@@ -20,7 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from tenant_warehouse.exports.result import FORMATS
+from tenant_warehouse.exports.result import FORMATS, ExportResult
 from tenant_warehouse.settings import Settings
 
 console = Console()
@@ -69,32 +69,41 @@ def _tenants(args: argparse.Namespace, settings: Settings, include_deleted: bool
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from tenant_warehouse.exports.dump import export_tenant, peak_rss_bytes, tenant_slug
+    from tenant_warehouse.exports.dump import (
+        export_tenant,
+        export_tenants,
+        peak_rss_bytes,
+        tenant_slug,
+    )
 
     with _user_errors():
         tenants = _tenants(args, settings)
         one = len(tenants) == 1 and not args.all_tenants
-        results = []
         with _progress() as progress:
             overall = progress.add_task("tenants", total=len(tenants))
             current = progress.add_task("", total=None)
-            for tenant_id in tenants:
-                done: dict[str, int] = {}
-                progress.reset(current, total=None, description=tenant_id)
+            done: dict[str, int] = {}
 
-                def report(relation: str, rows: int, total: int, done: dict[str, int] = done,
-                           tenant_id: str = tenant_id) -> None:  # fmt: skip
-                    done[relation] = rows
-                    progress.update(current, completed=sum(done.values()),
-                                    description=f"{tenant_id} {relation}")  # fmt: skip
+            def report(relation: str, rows: int, total: int) -> None:
+                done[relation] = rows
+                progress.update(current, completed=sum(done.values()), description=relation)
 
-                output = args.output if one else args.output / tenant_slug(tenant_id)
-                result = export_tenant(
-                    settings, args.warehouse, tenant_id, args.format, output, report,
-                    force=args.force,
-                )  # fmt: skip
+            def next_tenant(result: ExportResult) -> None:
+                done.clear()
+                progress.reset(current, total=None, description="")
                 progress.advance(overall)
-                results.append(result)
+
+            if one:
+                results = [export_tenant(
+                    settings, args.warehouse, tenants[0], args.format, args.output, report,
+                    force=args.force,
+                )]  # fmt: skip
+            else:
+                results = export_tenants(
+                    settings, args.warehouse, tenants, args.format,
+                    lambda tenant_id: args.output / tenant_slug(tenant_id), report,
+                    force=args.force, on_tenant=next_tenant,
+                )  # fmt: skip
     table = Table(title=f"export ({args.format}) to {args.output}")
     for column in ("tenant", "status", "rows", "files", "MB", "seconds", "rows/s"):
         table.add_column(column, justify="left" if column in ("tenant", "status") else "right")

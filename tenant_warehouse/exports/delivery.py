@@ -28,7 +28,8 @@ from tenant_warehouse.exports.delivery_config import (
     EmailTarget,
     load_deliveries,
 )
-from tenant_warehouse.exports.dump import export_tenant, tenant_fingerprint, tenant_slug
+from tenant_warehouse.exports.dump import export_tenant, tenant_slug
+from tenant_warehouse.exports.fingerprint import tenant_fingerprints
 from tenant_warehouse.exports.result import ExportProgress, ExportResult
 from tenant_warehouse.settings import Settings
 
@@ -138,6 +139,10 @@ def deliver(
             targets = list(delivery.tenants if delivery.tenants is not None else everyone or [])
             if tenants is not None:
                 targets = [t for t in targets if t in tenants]
+            missing = [t for t in targets if t not in fingerprints]
+            if missing:
+                # One grouped scan per mart for every tenant at once (exports.fingerprint).
+                fingerprints.update(tenant_fingerprints(settings, warehouse, missing))
             for tenant_id in targets:
                 key = f"{delivery.name}|{tenant_id}"
                 entry = state.setdefault(key, {})
@@ -173,14 +178,10 @@ def _deliver_one(
     failing = bool(entry.get("failing_since"))
     if retry_only and not failing:
         return DeliveryOutcome(delivery.name, tenant_id, "not_due", "no pending failure")
-    try:
-        if tenant_id not in fingerprints:
-            fingerprints[tenant_id] = tenant_fingerprint(settings, warehouse, tenant_id)
-        fingerprint = fingerprints[tenant_id]
-    except Exception as exc:
-        return _failed(delivery, tenant_id, entry, now, f"{type(exc).__name__}: {exc}", 0)
+    fingerprint = fingerprints[tenant_id]
     if not (force or failing):
-        if delivery.schedule == "after_cycle" and entry.get("fingerprint") == fingerprint:
+        delivered = (entry.get("fingerprint"), entry.get("precheck"))
+        if delivery.schedule == "after_cycle" and fingerprint in delivered:
             return DeliveryOutcome(delivery.name, tenant_id, "unchanged", "data unchanged since last delivery")
         if delivery.schedule == "monthly" and entry.get("period") == period:
             return DeliveryOutcome(delivery.name, tenant_id, "not_due", f"already delivered for {period}")
@@ -189,7 +190,7 @@ def _deliver_one(
     for attempt in range(delivery.retries + 1):
         attempts = attempt + 1
         try:
-            exports = _export_all(settings, warehouse, delivery, tenant_id, progress)
+            exports = _export_all(settings, warehouse, delivery, tenant_id, fingerprint, progress)
             if delivery.email is not None:
                 error = _send_email(delivery, delivery.email, tenant_id, exports, now)
             else:
@@ -206,7 +207,7 @@ def _deliver_one(
     recovered = bool(entry.get("failing_since"))
     entry.update({
         "fingerprint": exports[0].fingerprint if exports else fingerprint,
-        "period": period, "delivered_at": now.isoformat(timespec="seconds"),
+        "precheck": fingerprint, "period": period, "delivered_at": now.isoformat(timespec="seconds"),
         "failing_since": None, "last_error": None, "attempts": 0,
         "recovered": recovered and entry.get("alerted", False), "alerted": False,
         "files": [str(f.path) for e in exports for f in e.files],
@@ -233,13 +234,14 @@ def _failed(
 
 
 def _export_all(
-    settings: Settings, warehouse: str, delivery: Delivery, tenant_id: str,
+    settings: Settings, warehouse: str, delivery: Delivery, tenant_id: str, precheck: str,
     progress: ExportProgress | None,
 ) -> list[ExportResult]:
     root = delivery.folder or deliveries_dir(settings) / "outbox" / delivery.name
     base = root / tenant_slug(tenant_id)
     return [
-        export_tenant(settings, warehouse, tenant_id, fmt, base / fmt, progress)
+        export_tenant(settings, warehouse, tenant_id, fmt, base / fmt, progress,
+                      precheck_fingerprint=precheck)
         for fmt in delivery.formats
     ]
 

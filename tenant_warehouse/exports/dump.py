@@ -54,6 +54,7 @@ def export_tenant(
     *,
     force: bool = False,
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    precheck_fingerprint: str | None = None,
 ) -> ExportResult:
     """Write tenant `tenant_id`'s relations as `fmt` (csv, xlsx, parquet, duckdb) into
     `output_dir` with manifest.json and SHA256SUMS; skip the rewrite when the folder already
@@ -79,7 +80,10 @@ def export_tenant(
                 reader, relations, counts, fmt, partial, tenant_id, fingerprint, progress,
                 batch_rows,
             )  # fmt: skip
-            result = _publish(partial, output_dir, tenant_id, fmt, warehouse, fingerprint, written, infos)
+            result = _publish(
+                partial, output_dir, tenant_id, fmt, warehouse, fingerprint, written, infos,
+                precheck_fingerprint,
+            )  # fmt: skip
         finally:
             shutil.rmtree(partial, ignore_errors=True)
     result.seconds = time.perf_counter() - started
@@ -93,15 +97,22 @@ def data_fingerprint(
     """Rows per relation and one digest of the tenant's data: per relation its columns and an
     order-independent sum of row hashes, computed in the warehouse (no row leaves it)."""
     counts: dict[str, int] = {}
-    digest = hashlib.sha256(f"tenant-export-v1:{warehouse}".encode())
+    parts = []
     for relation in relations:
         row = reader.query(_fingerprint_sql(warehouse, relation.name)).to_pylist()[0]
         schema = reader.query(f"select * from tenant.{_ident(relation.name)} limit 0").schema
         counts[relation.name] = int(row["row_count"])
-        digest.update(json.dumps(
-            [relation.name, [f"{f.name}:{f.type}" for f in schema], row["row_count"], str(row["digest"])]
-        ).encode())  # fmt: skip
-    return counts, digest.hexdigest()
+        parts.append((relation.name, schema.names, int(row["row_count"]), str(row["digest"])))
+    return counts, combine_fingerprint(warehouse, parts)
+
+
+def combine_fingerprint(warehouse: str, parts: list[tuple[str, list[str], int, str]]) -> str:
+    """sha256 over (relation, column names, rows, sum of row hashes), relations by name. The
+    operator-side pre-check (exports.fingerprint) builds the same digest from one scan per mart."""
+    digest = hashlib.sha256(f"tenant-export-v1:{warehouse}".encode())
+    for name, columns, rows, row_hashes in sorted(parts):
+        digest.update(json.dumps([name, list(columns), rows, row_hashes]).encode())
+    return digest.hexdigest()
 
 
 def _require_known_tenant(tenant_id: str, relations: list[Any], counts: dict[str, int]) -> None:
@@ -114,18 +125,18 @@ def _require_known_tenant(tenant_id: str, relations: list[Any], counts: dict[str
             )
 
 
+# Sum of row hashes, order-independent. PostgreSQL: md5 of the row's text form, 60 bits of it
+# as a bigint so the sum stays exact (numeric). DuckDB: hash() of the row struct.
+ROW_HASH_SUM = {
+    "postgres": "coalesce(sum(('x' || left(md5(t::text), 15))::bit(60)::bigint), 0)::text",
+    "duckdb": "coalesce(sum(hash(t)), 0)::varchar",
+}
+
+
 def _fingerprint_sql(warehouse: str, name: str) -> str:
-    relation = f"tenant.{_ident(name)}"
-    if warehouse == "postgres":
-        # md5 of the row's text form; 60 bits of it as a bigint so the sum stays exact (numeric).
-        row_hash = "('x' || left(md5(t::text), 15))::bit(60)::bigint"
-        return (
-            f"select count(*) as row_count, coalesce(sum({row_hash}), 0)::text as digest"
-            f" from {relation} as t"
-        )
     return (
-        "select count(*) as row_count, coalesce(sum(hash(t)), 0)::varchar as digest"
-        f" from {relation} as t"
+        f"select count(*) as row_count, {ROW_HASH_SUM[warehouse]} as digest"
+        f" from tenant.{_ident(name)} as t"
     )
 
 
@@ -231,6 +242,7 @@ def _publish(
     fingerprint: str,
     written: list[Any],
     infos: list[RelationInfo],
+    precheck_fingerprint: str | None = None,
 ) -> ExportResult:
     previous = read_manifest(output_dir) or {}
     files: list[ExportedFile] = []
@@ -250,6 +262,9 @@ def _publish(
         "warehouse": warehouse,
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "fingerprint": fingerprint,
+        # What the all-tenant pre-check (exports.fingerprint) saw; equal to `fingerprint`
+        # unless the warehouse's tenant views and marts differ in shape.
+        "precheck_fingerprint": precheck_fingerprint or fingerprint,
         "relations": {
             info.name: {"rows": info.rows, "description": info.description,
                         "columns": {f.name: str(f.type) for f in info.schema}}
@@ -267,11 +282,46 @@ def _publish(
     )
 
 
+def export_tenants(
+    settings: Settings,
+    warehouse: str,
+    tenant_ids: list[str],
+    fmt: str,
+    output_for: Any,
+    progress: ExportProgress | None = None,
+    force: bool = False,
+    on_tenant: Any = None,
+) -> list[ExportResult]:
+    """Export several tenants, each into `output_for(tenant_id)`. One grouped scan per mart
+    tells which tenants changed (exports.fingerprint); unchanged ones are not opened at all."""
+    from tenant_warehouse.exports.fingerprint import tenant_fingerprints
+
+    started = time.perf_counter()
+    prechecks = tenant_fingerprints(settings, warehouse, tenant_ids)
+    results = []
+    for tenant_id in tenant_ids:
+        output_dir = Path(output_for(tenant_id)).resolve()
+        if not force and is_current(output_dir, tenant_id, fmt, prechecks[tenant_id]):
+            result = _skipped(tenant_id, fmt, output_dir, prechecks[tenant_id], None, started)
+        else:
+            result = export_tenant(
+                settings, warehouse, tenant_id, fmt, output_dir, progress, force=force,
+                precheck_fingerprint=prechecks[tenant_id],
+            )  # fmt: skip
+        results.append(result)
+        started = time.perf_counter()
+        if on_tenant:
+            on_tenant(result)
+    return results
+
+
 def _skipped(
-    tenant_id: str, fmt: str, output_dir: Path, fingerprint: str, counts: dict[str, int],
+    tenant_id: str, fmt: str, output_dir: Path, fingerprint: str, counts: dict[str, int] | None,
     started: float,
 ) -> ExportResult:
     manifest = read_manifest(output_dir) or {}
+    if counts is None:
+        counts = {name: int(r["rows"]) for name, r in manifest.get("relations", {}).items()}
     files = [
         ExportedFile(output_dir / e["name"], tuple(e["relations"]), e["rows"], e["bytes"], e["sha256"])
         for e in manifest.get("files", [])

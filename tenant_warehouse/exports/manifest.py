@@ -39,9 +39,9 @@ def is_current(directory: Path, tenant_id: str, fmt: str, fingerprint: str) -> b
     manifest = read_manifest(directory)
     if not manifest or manifest.get("version") != MANIFEST_VERSION:
         return False
-    if (manifest.get("tenant_id"), manifest.get("format"), manifest.get("fingerprint")) != (
-        tenant_id, fmt, fingerprint,
-    ):
+    if (manifest.get("tenant_id"), manifest.get("format")) != (tenant_id, fmt):
+        return False
+    if fingerprint not in (manifest.get("fingerprint"), manifest.get("precheck_fingerprint")):
         return False
     for entry in manifest.get("files", []):
         path = directory / entry["name"]

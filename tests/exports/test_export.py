@@ -222,3 +222,13 @@ def test_large_tenant_exports_within_the_memory_bound(
     assert lines == 1 + LARGE_ROWS + mart_counts(settings, warehouse_file(scenario), large)["messages"]
     assert arrow_mib > 2 * MEMORY_BOUND_MIB  # the table would not fit in the bound at once
     assert large_peak - small_peak < MEMORY_BOUND_MIB, (small_peak, large_peak, arrow_mib)
+
+
+def test_all_tenant_precheck_equals_the_doors_fingerprint(settings: Settings, scenario: Pipeline) -> None:
+    from tenant_warehouse.exports.dump import tenant_fingerprint
+    from tenant_warehouse.exports.fingerprint import tenant_fingerprints
+
+    tenants = [*biggest_tenants(warehouse_file(scenario), 3), "fr:999999"]
+    prechecks = tenant_fingerprints(settings, "duckdb", tenants)
+    assert prechecks == {t: tenant_fingerprint(settings, "duckdb", t) for t in tenants}
+    assert len(set(prechecks.values())) == len(tenants)
