@@ -483,6 +483,12 @@ def _column_type(value: Any, key: str, where: _Where) -> str:
             if scale > precision:
                 raise where.error(key, f"decimal scale {scale} out of range (expected 0 <= S <= P)")
             return f"decimal({precision},{scale})"
+        if value.strip().lower().startswith("decimal(") and not value.strip().endswith(")"):
+            # `{amount: decimal(10,2)}`: in a YAML flow mapping the comma ends the value.
+            raise where.error(
+                key, f"unknown type {value!r}: inside {{...}} quote it, e.g. "
+                "amount: 'decimal(10,2)', or write the columns one per line"
+            )
     if value not in COLUMN_TYPES:
         raise where.error(
             key, f"unknown type {value!r} (expected one of {', '.join(COLUMN_TYPES)} or "

@@ -105,6 +105,9 @@ def _broken(path: str, value: Any) -> dict[str, Any]:
          "(expected 1 <= P <= 38)"),
         ("tables.orders.columns.total_cents", "decimal(4,5)",
          "tables.orders.columns.total_cents.type: decimal scale 5 out of range (expected 0 <= S <= P)"),
+        ("tables.orders.columns.total_cents", "decimal(10",
+         "tables.orders.columns.total_cents.type: unknown type 'decimal(10': inside {...} quote "
+         "it, e.g. amount: 'decimal(10,2)'"),
         ("tables.orders.columns.total_cents", "decimal(10)",
          "tables.orders.columns.total_cents.type: unknown type 'decimal(10)'"),
         ("tables.contacts.columns.phone", "bytes",
@@ -197,3 +200,17 @@ def test_reconcile_every_zero_opts_out_and_cursor_none_refuses_it() -> None:
     document["tables"]["orders"]["cursor"] = "none"
     with pytest.raises(ConfigError, match=r"tables.orders.reconcile_every: does not apply"):
         parse_config(document, Path("t.yml"))
+
+
+def test_the_readme_configuration_example_is_a_valid_config() -> None:
+    import re
+
+    readme = (DEFAULT_PATH.parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Configuration reference"):]
+    example = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert example is not None
+    config = parse_config(yaml.safe_load(example.group(1)), Path("README.md"))
+    assert config.instance("uk").source_time_zone == "Europe/London"
+    assert config.tables["spree_prices"].compares_rows
+    assert config.tables["enterprise_roles"].replaces_whole
+    assert config.tables["spree_orders"].column("total").decimal == (10, 2)
