@@ -315,7 +315,8 @@ def _replace_rows(
         rows += batch.num_rows
         digest = _add_digest(digest, batch, ctx.salt)
         yield to_raw(batch, table, instance, ctx.salt, ctx.extracted_at)
-    record.rows_extracted += rows
+    # The table's rows (read twice: the digest pass, then this one).
+    record.rows_extracted = rows
     record.rows_loaded = record.rows_inserted = rows
     state["content"] = f"{rows}:{digest:032x}"
 
