@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -200,10 +200,10 @@ class XlsxWriter:
         self._new_sheet()
 
     def write(self, batch: pa.RecordBatch) -> None:
-        for row in _rows(batch):
+        for row in zip(*(_excel_column(f, c) for f, c in zip(batch.schema, batch.columns, strict=True)), strict=True):
             if self.sheet_rows >= XLSX_MAX_ROWS:
                 self._new_sheet()  # a relation longer than a sheet goes on in `name (2)`
-            self.sheet.append([_excel_value(value) for value in row])
+            self.sheet.append(row)
             self.sheet_rows += 1
             self.rows += 1
 
@@ -226,8 +226,23 @@ class XlsxWriter:
         return [WrittenFile(self.path, tuple(r.name for r in relations), self.rows)]
 
 
-def _rows(batch: pa.RecordBatch) -> Iterator[tuple[Any, ...]]:
-    return zip(*(column.to_pylist() for column in batch.columns), strict=True)
+def _excel_column(field: pa.Field, column: pa.Array) -> list[Any]:
+    """A column as Python values openpyxl writes, converted with Arrow where it can (a Python
+    call per value is most of the cost of a workbook)."""
+    import pyarrow.compute as pc
+
+    if pa.types.is_timestamp(field.type) and field.type.tz:
+        # Excel has no time zones: every timestamp of the warehouse is UTC (header says so).
+        return column.cast(pa.timestamp(field.type.unit)).to_pylist()
+    if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+        if column.null_count < len(column) and pc.any(
+            pc.match_substring_regex(column, _ILLEGAL_XML.pattern)
+        ).as_py():
+            column = pc.replace_substring_regex(column, _ILLEGAL_XML.pattern, "\ufffd")
+        return column.to_pylist()
+    if pa.types.is_nested(field.type):
+        return [_excel_value(value) for value in column.to_pylist()]
+    return column.to_pylist()
 
 
 # --- duckdb ------------------------------------------------------------------------------------
