@@ -6,8 +6,11 @@ One run (docs/performance.md has the latest results and the meaning of every num
 2. at each size (small, then `--scale`, grown by set-based copies unless `--generator full`):
    full refresh cycles (fresh warehouse: ingest + `dbt build --full-refresh`), then incremental
    cycles (ingest + `dbt build`) after activity touching each delta fraction of the rows;
-3. at `--scale`: extraction per table (COPY, tenant_warehouse, dlt sqlalchemy and pyarrow
-   backends), then freshness (commits in the source while a watch loop runs);
+3. at `--scale`: end-to-end loads of the largest table side by side (bench_loads.py: COPY,
+   tenant_warehouse, a minimal connectorx -> DuckDB script, dlt sql_table with connectorx and
+   pyarrow, ingestr; each a process timed from spawn to exit, its output checked), extraction
+   per table (the readers alone, in this process), then freshness (commits in the source while
+   a watch loop runs, each cycle split into its phases);
 4. medians of `--repeats`, printed, and written under the results folder: CSV files, a PNG plot
    (cycle time against delta, both sizes) and report.md.
 Ingestion always runs in a child process, whose peak RSS (VmHWM) is recorded.
@@ -34,16 +37,16 @@ from typing import Any
 from tenant_warehouse.settings import PROJECT_DIR, Settings
 
 DEFAULT_DELTAS = (0.001, 0.01, 0.1)
-PARTS = ("cycles", "extraction", "freshness")
+PARTS = ("cycles", "loads", "extraction", "freshness")
 MB = 1_000_000
 GIB = 1 << 30
 
 # The goals of the benchmark issue; `evaluate_goals` checks each against this run.
-GOAL_COPY_RATIO = 0.70
-GOAL_DLT_RATIO = 15.0
-GOAL_INCREMENTAL_SHARE = 0.05
+GOAL_LOAD_COPY_SHARE = 0.55  # end-to-end full load, rows/s, and ahead of every peer
+GOAL_NO_CHANGE_CYCLE = 1.0
+GOAL_INCREMENTAL_SHARE = 0.15
 GOAL_DOUBLING_GROWTH = 0.15
-GOAL_FRESHNESS_P95 = 30.0
+GOAL_FRESHNESS_P95 = 15.0
 GOAL_PEAK_RSS = GIB
 
 
@@ -70,6 +73,7 @@ class BenchConfig:
     freshness_timeout: float = 900.0
     keep: bool = False
     source_prefix: str = "twbench"
+    peers: tuple[str, ...] = ()  # the loads part's peers (default: all of bench_peers.PEERS)
 
     @property
     def repeats_of_cycles(self) -> int:
@@ -86,7 +90,7 @@ class BenchConfig:
 @dataclass
 class CycleRow:
     scale: float
-    kind: str  # full | incremental
+    kind: str  # full | incremental | no-change
     delta: float | None
     repeat: int
     rows_touched: int
@@ -129,6 +133,13 @@ class BenchResult:
     watch_warmup_seconds: float | None = None
     total_seconds: float = 0.0
     goals: list[dict[str, Any]] = field(default_factory=list)
+    loads: list[Any] = field(default_factory=list)  # bench_loads.LoadRow
+    load_peers_missing: dict[str, str] = field(default_factory=dict)  # peer -> why not run
+    load_instance: str = ""
+    watch_phases: list[dict[str, Any]] = field(default_factory=list)
+    """per freshness cycle: ingest, change detection, dbt start-up and node time, alerts (s)"""
+    load_averages: list[tuple[float, float, float]] = field(default_factory=list)
+    """/proc/loadavg sampled during the freshness run"""
     node_seconds: list[dict[str, Any]] = field(default_factory=list)
     """dbt node times of every cycle (scale, kind, delta, repeat, node, seconds)"""
 
@@ -190,6 +201,9 @@ def run_bench(
                 log(f"  {time.perf_counter() - t0:.0f} s; rows: {result.source_rows[size]}")
                 if "cycles" in config.parts:
                     _cycles_at(result, settings, env, sources, config, size, sizes, log)
+                _write_outputs(result)
+            if "loads" in config.parts:
+                _loads(result, settings, env, sources, config, log)
                 _write_outputs(result)
             if "extraction" in config.parts:
                 _extraction(result, settings, sources, config, log)
@@ -290,6 +304,13 @@ def _cycles_at(
             _keep_node_times(result, size, "incremental", delta, repeat, outcome)
             log(f"  delta {delta:.4%} ({touched:,} rows) {repeat + 1}/{repeats}: "
                 f"{_describe(outcome)}")
+    if size == sizes[-1]:
+        # Nothing changed in the source since the last cycle: what every idle watch cycle costs.
+        for repeat in range(repeats):
+            outcome = cycle(settings, env, config.warehouse, ["build", *select] if select else None)
+            result.cycles.append(_cycle_row(size, "no-change", 0.0, repeat, 0, outcome))
+            _keep_node_times(result, size, "no-change", 0.0, repeat, outcome)
+            log(f"  no change {repeat + 1}/{repeats}: {_describe(outcome)}")
 
 
 def _keep_node_times(
@@ -379,6 +400,22 @@ def _extraction(
             f" dlt pyarrow {by['dlt_pyarrow'].rows_per_second:,.0f}")
 
 
+def _loads(
+    result: BenchResult, settings: Settings, env: dict[str, str], sources: Any,
+    config: BenchConfig, log: Callable[[str], None],
+) -> None:
+    from tenant_warehouse.bench_loads import LOAD_TABLE, run_loads
+    from tenant_warehouse.bench_peers import PEERS
+
+    log(f"== end-to-end loads of {LOAD_TABLE} at SF{_fmt_scale(config.scale)}, side by side ==")
+    # ingestr's venv outlives the run (installing it takes a minute); the rest is work.
+    tools = result.results_dir.parent / "_tools"
+    result.loads, result.load_peers_missing, result.load_instance = run_loads(
+        sources, env, result.results_dir / "work", tools, config.repeats, config.seed,
+        config.peers or PEERS, log, settings.pii_salt(),
+    )
+
+
 def quiet_seconds() -> float:
     """How far the simulated clock moves on between measurements: past the longest re-read
     (lag) window of the ingestion, so activity measured before is not read again."""
@@ -458,27 +495,20 @@ def evaluate_goals(result: BenchResult) -> list[dict[str, Any]]:
                       "measured": None if measured is None else round(measured, 4),
                       "met": met, "detail": detail})
 
-    ext = {(r.table, r.method): r for r in result.extraction}
-    tables = {r.table: r.rows for r in result.extraction if r.method == "copy"}
-    if tables:
-        largest = max(tables, key=lambda t: tables[t])
-        ours, copy = ext[(largest, "tenant_warehouse")], ext[(largest, "copy")]
-        ratio = ours.rows_per_second / copy.rows_per_second if copy.rows_per_second else None
-        goal("extraction vs COPY (largest table)", f">= {GOAL_COPY_RATIO:.0%}", ratio,
-             None if ratio is None else ratio >= GOAL_COPY_RATIO,
-             f"{largest}: {ours.rows_per_second:,.0f} vs {copy.rows_per_second:,.0f} rows/s")
-        dlt = ext.get((largest, "dlt_sqlalchemy"))
-        if dlt and dlt.rows_per_second:
-            ratio = ours.rows_per_second / dlt.rows_per_second
-            goal("extraction vs dlt sqlalchemy (largest table)", f">= {GOAL_DLT_RATIO:g}x", ratio,
-                 ratio >= GOAL_DLT_RATIO,
-                 f"{largest}: {ours.rows_per_second:,.0f} vs {dlt.rows_per_second:,.0f} rows/s")
+    if result.loads:
+        _load_goal(result, goal)
     medians = cycle_medians(result)
     sizes = sorted({m["scale"] for m in medians})
     if sizes:
         big = sizes[-1]
         one = [m for m in medians if m["scale"] == big and m["delta"] is not None
                and math.isclose(m["delta"], 0.01)]
+        idle = [m for m in medians if m["scale"] == big and m["kind"] == "no-change"]
+        if idle:
+            seconds = idle[0]["cycle_seconds"]
+            goal(f"cycle with no change (SF{_fmt_scale(big)})", f"<= {GOAL_NO_CHANGE_CYCLE:g} s",
+                 seconds, seconds <= GOAL_NO_CHANGE_CYCLE,
+                 f"ingest {idle[0]['ingest_seconds']:.2f} s + dbt {idle[0]['dbt_seconds']:.2f} s")
         if one and one[0]["share_of_full"] is not None:
             share = one[0]["share_of_full"]
             goal(f"incremental 1% cycle / full refresh (SF{_fmt_scale(big)})",
@@ -518,12 +548,44 @@ def evaluate_goals(result: BenchResult) -> list[dict[str, Any]]:
     return goals
 
 
+def _load_goal(result: BenchResult, goal: Callable[..., None]) -> None:
+    """tenant_warehouse's full load >= 55% of COPY's rows/s, ahead of every other peer, and
+    correct (full and incremental): not met while any of these fails."""
+    from tenant_warehouse.bench_loads import load_medians
+
+    by = {m["peer"]: m for m in load_medians(result.loads)}
+    ours, copy = by.get("tenant_warehouse"), by.get("copy")
+    if not ours or not copy:
+        return
+    share = ours["full_share_of_copy"]
+    others = {p: m for p, m in by.items() if p not in ("copy", "tenant_warehouse", "reader_only")}
+    ahead = [p for p, m in others.items()
+             if (m["full_rows_per_second"] or 0) >= (ours["full_rows_per_second"] or 0)]
+    met = (share is not None and share >= GOAL_LOAD_COPY_SHARE and not ahead
+           and ours["all_correct"])
+    detail = (f"{ours['full_rows_per_second'] or 0:,.0f} vs COPY "
+              f"{copy['full_rows_per_second'] or 0:,.0f} rows/s; ")
+    detail += (f"behind {', '.join(ahead)}" if ahead else "ahead of every peer run") + "; "
+    detail += "correct" if ours["all_correct"] else f"WRONG: {ours['errors'][:160]}"
+    goal("end-to-end full load vs COPY (largest table)",
+         f">= {GOAL_LOAD_COPY_SHARE:.0%}, ahead of every peer, correct", share, met, detail)
+
+
 def _write_outputs(result: BenchResult) -> None:
     folder = result.results_dir
     folder.mkdir(parents=True, exist_ok=True)
     _write_csv(folder / "cycles.csv", [asdict(r) for r in result.cycles])
     _write_csv(folder / "cycle_medians.csv", cycle_medians(result))
     _write_csv(folder / "extraction.csv", [asdict(r) for r in result.extraction])
+    if result.loads or result.load_peers_missing:
+        from tenant_warehouse.bench_loads import load_medians
+
+        _write_csv(folder / "loads.csv", [asdict(r) for r in result.loads] + [
+            {"peer": p, "kind": "not run", "detail": why}
+            for p, why in result.load_peers_missing.items()])
+        _write_csv(folder / "load_medians.csv", load_medians(result.loads))
+    if result.watch_phases:
+        _write_csv(folder / "watch_cycles.csv", result.watch_phases)
     _write_csv(folder / "freshness.csv", [
         {"commit": i + 1, "latency_seconds": None if v is None else round(v, 3)}
         for i, v in enumerate(result.freshness)
@@ -614,7 +676,11 @@ def render_markdown(result: BenchResult) -> str:
     for g in result.goals:
         met = {True: "yes", False: "**no**", None: "n/a"}[g["met"]]
         lines.append(f"| {g['goal']} | {g['target']} | {_num(g['measured'])} | {met} | {g['detail']} |")
-    lines += ["", *extraction_lines(result), "", *cycle_lines(result), "", *node_lines(result)]
+    from tenant_warehouse.bench_loads import load_lines
+
+    lines += ["", *load_lines(result.loads, result.load_peers_missing, result.load_instance,
+                              _fmt_scale(cfg.scale)),
+              *extraction_lines(result), "", *cycle_lines(result), "", *node_lines(result)]
     latencies = [v for v in result.freshness if v is not None]
     if result.freshness:
         lines += [
@@ -670,7 +736,8 @@ def node_lines(result: BenchResult) -> list[str]:
 def extraction_lines(result: BenchResult) -> list[str]:
     if not result.extraction:
         return []
-    out = ["## Extraction (full read of every instance; dlt: first rows of one instance)", "",
+    out = ["## Extraction, readers alone in this process (full read of every instance; dlt: "
+           "first rows of one instance; nothing written: not the end-to-end figure)", "",
            "| table | rows | MB (CSV) | COPY rows/s | ours rows/s | ours MB/s | ours/COPY | "
            "dlt sqlalchemy rows/s | ours/dlt sqlalchemy | dlt pyarrow rows/s | ours/dlt pyarrow |",
            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -764,6 +831,8 @@ def command_line(cfg: BenchConfig) -> str:
         parts.append(f"--freshness-commits {cfg.freshness_commits}")
     if tuple(cfg.parts) != PARTS:
         parts.append("--parts " + ",".join(cfg.parts))
+    if cfg.peers:
+        parts.append("--peers " + ",".join(cfg.peers))
     return " ".join(parts)
 
 
@@ -828,6 +897,10 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--parts", default=",".join(PARTS), type=parse_parts,
                         help="what to measure, comma-separated (default: all of "
                         f"{', '.join(PARTS)}); memory comes with the cycles")
+    parser.add_argument("--peers", default=None, type=parse_peers,
+                        help="the loads part's peers, comma-separated (default: all of "
+                        "copy, tenant_warehouse, connectorx_duckdb, dlt_connectorx, dlt_pyarrow, "
+                        "ingestr)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the source databases and the warehouse after the run")
 
@@ -850,8 +923,20 @@ def config_from_args(args: Any) -> BenchConfig:
         results_dir=args.results, generator=args.generator,
         dlt_sample_rows=args.dlt_sample_rows, freshness_commits=args.freshness_commits,
         watch_interval=args.watch_interval, commit_every=args.commit_every, keep=args.keep,
-        parts=tuple(args.parts),
+        parts=tuple(args.parts), peers=tuple(args.peers or ()),
     )
+
+
+def parse_peers(value: str) -> tuple[str, ...]:
+    from tenant_warehouse.bench_peers import PEERS
+
+    peers = tuple(p.strip() for p in str(value).split(",") if p.strip())
+    unknown = [p for p in peers if p not in PEERS]
+    if unknown or not peers:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a comma-separated subset of {', '.join(PEERS)}"
+            + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+    return peers
 
 
 def parse_parts(value: str) -> tuple[str, ...]:

@@ -168,11 +168,17 @@ def _set_clock(cur, clock: dt.datetime) -> None:
     cur.execute("update sim_state set value = %s where key = 'clock'", (clock.isoformat(),))
 
 
-def touch(sources: SourceSet, fraction: float, seed: int) -> int:
-    """Touch about `fraction` of the rows of every TOUCHED table in every instance, as activity
-    in the next minute of the simulated clock. Returns the rows touched."""
+def touch(
+    sources: SourceSet, fraction: float, seed: int, tables: tuple[str, ...] = TOUCHED,
+    instances: tuple[str, ...] | None = None,
+) -> int:
+    """Touch about `fraction` of the rows of every TOUCHED table (or `tables`) in every instance
+    (or `instances`), as activity in the next minute of the simulated clock. Returns the rows
+    touched."""
     total = 0
     for index, instance in enumerate(sources.instances):
+        if instances is not None and instance not in instances:
+            continue
         conn = sources.connect(instance)
         conn.autocommit = False
         try:
@@ -180,7 +186,7 @@ def touch(sources: SourceSet, fraction: float, seed: int) -> int:
                 cur.execute("select setseed(%s)", (((seed * 7919 + index) % 10_000) / 10_000.0,))
                 clock = _clock(cur)
                 stamp = "%s::timestamptz + (1 + random() * %s) * interval '1 second'"
-                for name in TOUCHED:
+                for name in tables:
                     status = ""
                     if name == "messages":
                         status = (
