@@ -233,7 +233,7 @@ def add_deliver_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schedule", choices=("after_cycle", "monthly", "all"), default="all",
                         help="which deliveries of deliveries.yml to run (failed ones are always retried)")
     parser.add_argument("--name", action="append", metavar="NAME",
-                        help="only this delivery (repeatable); runs it whatever its schedule")
+                        help="only this delivery (repeatable), whatever its schedule; --force: also when not due")
     parser.add_argument("--tenant", action="append", metavar="TENANT_ID",
                         help="only this tenant (repeatable)")
     parser.add_argument("--force", action="store_true",
