@@ -110,6 +110,9 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     shown = results if len(results) <= 20 else sorted(results, key=lambda r: -r.total_rows)[:10]
     if len(shown) < len(results):
         table.caption = f"the 10 largest of {len(results)} tenants"
+    failed = [r for r in results if r.error]
+    results = [r for r in results if not r.error]
+    shown = [r for r in shown if not r.error]
     for r in shown:
         rate = r.total_rows / r.seconds if r.seconds and not r.skipped else 0
         table.add_row(
@@ -122,11 +125,14 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     rows = sum(r.total_rows for r in written)
     seconds = sum(r.seconds for r in written)
     console.print(
-        f"{len(written)} written, {len(results) - len(written)} unchanged; {rows:,} rows in"
+        f"{len(written)} written, {len(results) - len(written)} unchanged"
+        + (f", {len(failed)} failed" if failed else "") + f"; {rows:,} rows in"
         f" {seconds:.1f} s" + (f" ({rows / seconds:,.0f} rows/s)" if seconds else "")
         + f"; peak RSS {peak_rss_bytes() / 2**20:.0f} MiB"
     )
-    return 0
+    for r in failed:
+        console.print(f"[red]failed:[/red] {escape(r.error or '')}", highlight=False, soft_wrap=True)
+    return 1 if failed else 0
 
 
 # --- deliver ------------------------------------------------------------------------------------

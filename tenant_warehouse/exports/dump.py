@@ -295,6 +295,7 @@ def export_tenants(
     """Export several tenants, each into `output_for(tenant_id)`. One grouped scan per mart
     tells which tenants changed (exports.fingerprint); unchanged ones are not opened at all."""
     from tenant_warehouse.exports.fingerprint import tenant_fingerprints
+    from tenant_warehouse.tenants.errors import TenantAccessError, TenantError
 
     started = time.perf_counter()
     prechecks = tenant_fingerprints(settings, warehouse, tenant_ids)
@@ -304,10 +305,18 @@ def export_tenants(
         if not force and is_current(output_dir, tenant_id, fmt, prechecks[tenant_id]):
             result = _skipped(tenant_id, fmt, output_dir, prechecks[tenant_id], None, started)
         else:
-            result = export_tenant(
-                settings, warehouse, tenant_id, fmt, output_dir, progress, force=force,
-                precheck_fingerprint=prechecks[tenant_id],
-            )  # fmt: skip
+            try:
+                result = export_tenant(
+                    settings, warehouse, tenant_id, fmt, output_dir, progress, force=force,
+                    precheck_fingerprint=prechecks[tenant_id],
+                )  # fmt: skip
+            except (ExportError, TenantError, TenantAccessError) as exc:
+                # One tenant's problem (no access on PostgreSQL, changed during the export)
+                # does not stop the others; the caller reports it and fails the run.
+                result = ExportResult(
+                    tenant_id=tenant_id, format=fmt, output_dir=output_dir,
+                    fingerprint=prechecks[tenant_id], error=str(exc),
+                )  # fmt: skip
         results.append(result)
         started = time.perf_counter()
         if on_tenant:

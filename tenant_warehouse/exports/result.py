@@ -36,6 +36,7 @@ class ExportResult:
     skipped: bool = False  # True when the output already held this fingerprint (not rewritten)
     seconds: float = 0.0
     peak_rss_bytes: int = 0
+    error: str | None = None  # set by export_tenants when this tenant failed (the others went on)
 
     @property
     def total_rows(self) -> int:

@@ -169,6 +169,15 @@ def test_mistakes_are_one_line_errors(
     with pytest.raises(SystemExit) as exit_info:
         main(["export", "--format", "csv", "--output", str(tmp_path)])
     assert exit_info.value.code == 2 and "--tenant" in capsys.readouterr().out
+    # Several tenants: one tenant's mistake is reported, the others are exported, exit 1.
+    good = biggest_tenants(settings.duckdb_path, 1)[0]
+    assert main(["export", "--tenant", "uk:999999", "--tenant", good, "--format", "csv",
+                 "--output", str(tmp_path / "several")]) == 1  # fmt: skip
+    out = capsys.readouterr().out
+    assert "1 written, 0 unchanged, 1 failed" in out
+    assert "failed: tenant uk:999999: no such organization in the warehouse" in out
+    assert (tmp_path / "several" / good.replace(":", "_") / "manifest.json").exists()
+    shutil.rmtree(tmp_path / "several")
     with pytest.raises(ExportError, match="format 'pdf'"):
         export_tenant(settings, "duckdb", "uk:2", "pdf", tmp_path)
     assert not list(tmp_path.iterdir())
