@@ -192,7 +192,7 @@ def _deliver_one(
         try:
             exports = _export_all(settings, warehouse, delivery, tenant_id, fingerprint, progress)
             if delivery.email is not None:
-                error = _send_email(delivery, delivery.email, tenant_id, exports, now)
+                error = _send_email(settings, delivery, delivery.email, tenant_id, exports, now)
             else:
                 error = None
         except Exception as exc:  # any failure of this tenant is reported, the others go on
@@ -250,8 +250,8 @@ def _export_all(
 
 
 def _send_email(
-    delivery: Delivery, email: EmailTarget, tenant_id: str, exports: list[ExportResult],
-    now: dt.datetime,
+    settings: Settings, delivery: Delivery, email: EmailTarget, tenant_id: str,
+    exports: list[ExportResult], now: dt.datetime,
 ) -> str | None:
     """Send the dump to the tenant's recipients; None when the server accepted it."""
     import logging
@@ -264,7 +264,10 @@ def _send_email(
     base_url = os.environ.get(email.url_env, "").strip()
     if not base_url:
         return f"environment variable {email.url_env} (the Apprise email URL) is not set"
-    files = [_attachment(result) for result in exports]
+    # Zips are built outside the delivered folder, which holds exactly what its manifest lists.
+    scratch = deliveries_dir(settings) / "attachments" / delivery.name
+    scratch.mkdir(parents=True, exist_ok=True)
+    files = [_attachment(result, scratch) for result in exports]
     size_mb = sum(path.stat().st_size for path in files) / 1_000_000
     links: list[str] = []
     if size_mb > email.attach_max_mb:
@@ -298,12 +301,12 @@ def _send_email(
     return None
 
 
-def _attachment(result: ExportResult) -> Path:
+def _attachment(result: ExportResult, scratch: Path) -> Path:
     """One file per format: the workbook or database itself, or a zip of the CSV/Parquet files
     with manifest.json and SHA256SUMS."""
     if len(result.files) == 1 and result.format in ("xlsx", "duckdb"):
         return result.files[0].path
-    archive = result.output_dir / f".{tenant_slug(result.tenant_id)}-{result.format}.zip"
+    archive = scratch / f".{tenant_slug(result.tenant_id)}-{result.format}.zip"
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         for file in result.files:
             bundle.write(file.path, file.path.name)

@@ -144,6 +144,30 @@ deliveries:
     assert (folder / "uk_2" / "parquet" / "orders.parquet").exists()
 
 
+def test_large_dump_is_linked_instead_of_attached(
+    home: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp: SmtpReceiver
+) -> None:
+    folder = tmp_path / "public"
+    write_config(tmp_path, monkeypatch, f"""
+version: 1
+deliveries:
+  - name: big
+    tenants: [uk:2]
+    formats: [parquet]
+    folder: {folder}
+    email: {{url_env: TW_TEST_DELIVERY_URL, to: {{uk:2: data@shop-two.example}},
+             attach_max_mb: 0.001, link_base: "https://files.example.com/dumps/"}}
+""")
+    monkeypatch.setenv("TW_TEST_DELIVERY_URL", sender_url(smtp.port))
+    assert [o.status for o in deliver(home, "duckdb").outcomes] == ["delivered"]
+    (message,) = smtp.messages
+    assert not list(message.iter_attachments())
+    body = message.get_body().get_content()
+    assert "too large to attach" in body
+    assert "https://files.example.com/dumps/uk_2/parquet/orders.parquet" in body
+    assert (folder / "uk_2" / "parquet" / "orders.parquet").exists()
+
+
 def test_broken_config_alerts_but_never_fails_the_cycle(
     home: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, webhook: WebhookReceiver
 ) -> None:

@@ -241,3 +241,19 @@ def test_all_tenant_precheck_equals_the_doors_fingerprint(settings: Settings, sc
     prechecks = tenant_fingerprints(settings, "duckdb", tenants)
     assert prechecks == {t: tenant_fingerprint(settings, "duckdb", t) for t in tenants}
     assert len(set(prechecks.values())) == len(tenants)
+
+
+def test_xlsx_continues_a_long_relation_on_more_sheets(
+    settings: Settings, scenario: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Excel's 1,048,576-row limit, scaled down so a small tenant crosses it.
+    monkeypatch.setattr("tenant_warehouse.exports.writers.XLSX_MAX_ROWS", 101)
+    tenant_id = biggest_tenants(warehouse_file(scenario), 1)[0]
+    expected = mart_counts(settings, warehouse_file(scenario), tenant_id)
+    export_tenant(settings, "duckdb", tenant_id, "xlsx", tmp_path)
+    workbook = openpyxl.load_workbook(next(tmp_path.glob("*.xlsx")), read_only=True)
+    sheets = [name for name in workbook.sheetnames if name.startswith("messages")]
+    assert len(sheets) == -(-expected["messages"] // 100) and sheets[1] == "messages (2)"
+    workbook.close()
+    values = read_back("xlsx", tmp_path)
+    assert {name: len(rows) for name, rows in values.items()} == expected
