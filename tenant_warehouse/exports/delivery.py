@@ -205,11 +205,13 @@ def _deliver_one(
     if error is not None:
         return _failed(delivery, tenant_id, entry, now, error, attempts)
     recovered = bool(entry.get("failing_since"))
+    # The failure streak that just ended, for the RESOLVED note (only when it was alerted).
+    ended_streak = entry.get("failing_since") if entry.get("alerted") else None
     entry.update({
         "fingerprint": exports[0].fingerprint if exports else fingerprint,
         "precheck": fingerprint, "period": period, "delivered_at": now.isoformat(timespec="seconds"),
         "failing_since": None, "last_error": None, "attempts": 0,
-        "recovered": recovered and entry.get("alerted", False), "alerted": False,
+        "recovered": ended_streak, "alerted": False,
         "files": [str(f.path) for e in exports for f in e.files],
     })  # fmt: skip
     rows = sum(e.total_rows for e in exports)
@@ -345,10 +347,11 @@ def _alert(
 
     if outcome.status == "failed" and entry.get("alerted"):
         return 0
-    if outcome.status != "failed" and not entry.pop("recovered", False):
+    ended_streak = entry.pop("recovered", None)
+    if outcome.status != "failed" and not ended_streak:
         return 0
     config = load_alert_config()
-    since = dt.datetime.fromisoformat(entry.get("failing_since") or now.isoformat())
+    since = dt.datetime.fromisoformat(entry.get("failing_since") or ended_streak or now.isoformat())
     alert = Alert(
         key=f"delivery_failed:{delivery.name}:{tenant_id}:{since:%Y%m%dT%H%M%S}",
         rule="delivery_failed", severity="error",

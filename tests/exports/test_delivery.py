@@ -122,6 +122,8 @@ deliveries:
     assert len(webhook.requests) == 2 and webhook.requests[1]["body"]["title"].startswith(
         "[tenant_warehouse] RESOLVED"
     )
+    since = alert["message"].split("Since: ")[1].splitlines()[0]
+    assert f"Since: {since}" in webhook.requests[1]["body"]["message"]  # the streak's start
     assert load_state(home)["ngo-dumps|uk:2"]["failing_since"] is None
 
 
