@@ -4,9 +4,9 @@ A scheduled export of hundreds of tenants would otherwise open the tenant door o
 just to learn that nothing changed (each door scans every mart filtered to its tenant). This
 operator-side pre-check reads only aggregates (a row count and a sum of row hashes per tenant;
 no row leaves the warehouse) and builds the same digest `export_tenant` writes in its manifest.
-A tenant whose manifest matches is skipped; any other is exported through the door, which
-computes the fingerprint again itself. A difference between the two can only cause a rewrite,
-never a skip of changed data.
+A tenant whose manifest matches is skipped; any other is exported through the door (which
+then only counts rows to check the stream) and its manifest records this digest. Data changing
+between the pre-check and the export can only cause a rewrite next time, never a skip.
 """
 
 from __future__ import annotations
