@@ -442,6 +442,12 @@ def _freshness(
     result.watch_cycle_seconds = stats.cycle_seconds
     result.watch_failures = stats.failures
     result.watch_warmup_seconds = stats.warmup_seconds
+    result.watch_phases = stats.phases
+    result.node_seconds.extend(
+        {"scale": config.scale, "kind": "watch", "delta": None, "repeat": index, "node": node,
+         "seconds": seconds}
+        for index, times in enumerate(stats.node_seconds) for node, seconds in times.items()
+    )
 
 
 # --- results -----------------------------------------------------------------------------------
@@ -593,7 +599,8 @@ def _write_outputs(result: BenchResult) -> None:
     rss: dict[float, dict[str, float]] = {}
     for row in result.cycles:
         slot = rss.setdefault(row.scale, {"full": 0.0, "incremental": 0.0})
-        slot[row.kind] = max(slot[row.kind], row.peak_rss_mb)
+        kind = "full" if row.kind == "full" else "incremental"  # a no-change cycle too
+        slot[kind] = max(slot[kind], row.peak_rss_mb)
     _write_csv(folder / "memory.csv", [
         {"scale": s, "messages": result.source_rows.get(s, {}).get("messages"),
          "peak_rss_mb_full_refresh": v["full"], "peak_rss_mb_incremental": v["incremental"]}
@@ -695,8 +702,46 @@ def render_markdown(result: BenchResult) -> str:
             "0.01% of every table was touched before each, so no cycle reads the deltas "
             "measured before again).",
             "",
+            *watch_lines(result),
         ]
     return "\n".join(lines) + "\n"
+
+
+WATCH_PHASE_LABELS = {
+    "ingest": "ingest (dlt, in-process)", "change_detection": "change detection (build plan)",
+    "dbt_startup": "dbt start-up and teardown", "dbt_nodes": "dbt node time (first start to last end)",
+    "alerts": "alerts", "cycle_seconds": "whole cycle",
+}
+
+
+def watch_lines(result: BenchResult, top: int = 10) -> list[str]:
+    """Each freshness cycle split into its phases (median, p95), the machine's load beside them,
+    and the slowest dbt nodes of the watch cycles."""
+    phases = result.watch_phases
+    if not phases:
+        return []
+    loads = [p["load_1min"] for p in phases if p.get("load_1min") is not None]
+    lines = [
+        f"Machine load during the freshness run ({os.cpu_count()} cores): 1-minute load average "
+        f"min {_num(min(loads) if loads else None)}, median {_num(_median(loads))}, max "
+        f"{_num(max(loads) if loads else None)} (sampled at the end of each cycle).", "",
+        "| watch cycle phase | median s | p95 s | max s |", "|---|---:|---:|---:|",
+    ]
+    for key, label in WATCH_PHASE_LABELS.items():
+        values = [p[key] for p in phases if p.get(key) is not None]
+        lines.append(f"| {label} | {_num(_median(values))} | {_num(percentile(values, 0.95))} | "
+                     f"{_num(max(values) if values else None)} |")
+    times: dict[str, list[float]] = {}
+    for row in result.node_seconds:
+        if row["kind"] == "watch":
+            times.setdefault(row["node"], []).append(row["seconds"])
+    ranked = sorted(((n, statistics.median(v), len(v)) for n, v in times.items()),
+                    key=lambda item: -item[1])[:top]
+    if ranked:
+        lines += ["", "Slowest dbt nodes of the watch cycles (median over the cycles that built "
+                  "them):", "", "| node | median s | cycles |", "|---|---:|---:|"]
+        lines += [f"| {node} | {seconds:.2f} | {count} |" for node, seconds, count in ranked]
+    return [*lines, ""]
 
 
 def slowest_nodes(result: BenchResult, top: int = 15) -> tuple[float, float, list[tuple]]:

@@ -208,17 +208,54 @@ def node_times(run_results: Path) -> dict[str, float]:
 
 
 def build_like_a_cycle(
-    settings: Settings, env: dict[str, str], warehouse: str, dbt_args: list[str] | None = None
+    settings: Settings, env: dict[str, str], warehouse: str, dbt_args: list[str] | None = None,
+    phases: dict[str, float] | None = None,
 ) -> tuple[bool, str]:
+    """The cycle's build; `phases` (when given) gets the seconds of change detection (the
+    plan), dbt's start-up and teardown, and dbt's node time (first node start to last node end,
+    from run_results.json)."""
     from ingestion.config import load_config
     from tenant_warehouse.cycle_build import plan_build, record_build
 
+    started = time.perf_counter()
     plan = plan_build(settings, warehouse, load_config().tables, full=dbt_args is not None)
+    planned = time.perf_counter()
+    if phases is not None:
+        phases.update(change_detection=planned - started, dbt_startup=0.0, dbt_nodes=0.0)
     if dbt_args is None and plan.skip:
         return True, ""
+    results = Path(env["DBT_TARGET_PATH"]) / "run_results.json"
+    results.unlink(missing_ok=True)
     result = run_dbt(settings, dbt_args or plan.args or ["build"], target=warehouse, extra_env=env)
+    if phases is not None:
+        wall = time.perf_counter() - planned
+        span = node_span(results)
+        phases.update(dbt_startup=max(0.0, wall - span), dbt_nodes=span)
     record_build(settings, plan, result.ok)
     return result.ok, "" if result.ok else result.output[-3000:]
+
+
+def node_span(run_results: Path) -> float:
+    """Seconds from the first dbt node's start to the last one's end (0 when none ran)."""
+    try:
+        results = json.loads(run_results.read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        return 0.0
+    starts, ends = [], []
+    for node in results:
+        for step in node.get("timing") or []:
+            if step.get("started_at") and step.get("completed_at"):
+                starts.append(dt.datetime.fromisoformat(step["started_at"].replace("Z", "+00:00")))
+                ends.append(dt.datetime.fromisoformat(step["completed_at"].replace("Z", "+00:00")))
+    return (max(ends) - min(starts)).total_seconds() if starts else 0.0
+
+
+def load_average() -> tuple[float, float, float]:
+    try:
+        one, five, fifteen = Path("/proc/loadavg").read_text().split()[:3]
+        return float(one), float(five), float(fifteen)
+    except (OSError, ValueError):
+        return (0.0, 0.0, 0.0)
 
 
 # --- freshness: a watch loop, and commits in the source while it runs -------------------------
@@ -237,12 +274,17 @@ class Probe:
 
 
 WARM_UP_FRACTION = 0.0001
+WATCH_PHASES = ("cycle", "ingest", "change_detection", "dbt_startup", "dbt_nodes", "alerts")
 
 
 @dataclass
 class WatchStats:
     cycles: int = 0
     cycle_seconds: list[float] = field(default_factory=list)
+    phases: list[dict[str, Any]] = field(default_factory=list)
+    """per cycle: seconds of ingest, change detection, dbt start-up, dbt nodes, alerts; the
+    1-minute load average at its end"""
+    node_seconds: list[dict[str, float]] = field(default_factory=list)  # per cycle, per node
     failures: list[str] = field(default_factory=list)
     warmup_seconds: float | None = None
 
@@ -306,21 +348,37 @@ def freshness(
     stats.warmup_seconds = time.monotonic() - started
     deadline = time.monotonic() + timeout
     thread.start()
+    from tenant_warehouse.operations import send_alerts
+
+    run_results = Path(env["DBT_TARGET_PATH"]) / "run_results.json"
     while time.monotonic() < deadline:
         started = time.monotonic()
+        phases: dict[str, Any] = dict.fromkeys(WATCH_PHASES)
+        phases["cycle"] = stats.cycles + 1
         try:
             run_ingestion(settings, destination=warehouse)
+            phases["ingest"] = time.monotonic() - started
             built, tail = build_like_a_cycle(
-                settings, env, warehouse, ["build", "--select", *select] if select else None
+                settings, env, warehouse, ["build", "--select", *select] if select else None,
+                phases=phases,
             )
+            if phases.get("dbt_nodes"):
+                stats.node_seconds.append(node_times(run_results))
             if not built:
                 stats.failures.append(tail[-1500:])
+            alerts_started = time.monotonic()
+            send_alerts(settings, warehouse, [])  # as `warehouse run --watch` ends its cycle
+            phases["alerts"] = time.monotonic() - alerts_started
             finished = time.monotonic()
             _mark_visible(settings, warehouse, probes, lock, finished)
         except Exception as exc:  # the loop survives a failed cycle, as `warehouse run --watch`
             stats.failures.append(f"{type(exc).__name__}: {exc}")
         stats.cycles += 1
         stats.cycle_seconds.append(time.monotonic() - started)
+        phases["cycle_seconds"] = stats.cycle_seconds[-1]
+        phases["load_1min"] = load_average()[0]
+        stats.phases.append({k: round(v, 3) if isinstance(v, float) else v
+                             for k, v in phases.items()})
         with lock:
             waiting = [p for p in probes if p.visible is None]
         if done_committing.is_set() and not waiting:

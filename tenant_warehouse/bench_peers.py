@@ -272,27 +272,43 @@ class PeerRun:
 
 def spawn(command: list[str], env: dict[str, str], log_file: Path,
           timeout: float = PEER_TIMEOUT) -> PeerRun:
-    """Run `command`, timed from spawn to exit; its peak RSS from wait4 (the process itself,
-    not children it spawns); stdout and stderr to `log_file`."""
+    """Run `command`, timed from spawn to exit; stdout and stderr to `log_file`. Peak RSS: the
+    process's VmHWM, read every 20 ms while it runs (not wait4's ru_maxrss: a child forked from
+    this process starts with this process's high-water mark; nor children it spawns)."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("wb") as out:
         started = time.perf_counter()
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL)
         deadline = started + timeout
+        status_file = Path(f"/proc/{process.pid}/status")
+        peak, polls = 0, 0
         while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            pid, status, _ = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
             if time.perf_counter() > deadline:
                 process.kill()
-                pid, status, usage = os.wait4(process.pid, 0)
+                pid, status, _ = os.wait4(process.pid, 0)
                 break
+            if polls % 4 == 0:
+                peak = max(peak, _vm_hwm(status_file))
+            polls += 1
             time.sleep(0.005)
         seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     tail = log_file.read_text(encoding="utf-8", errors="replace")[-2000:]
-    return PeerRun(seconds, usage.ru_maxrss * 1024, process.returncode, tail)
+    return PeerRun(seconds, peak, process.returncode, tail)
+
+
+def _vm_hwm(status_file: Path) -> int:
+    try:
+        for line in status_file.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return 0  # exited between wait4 and the read, or not Linux
+    return 0
 
 
 def copy_rows(output: str) -> int | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tenant_warehouse.bench import BenchConfig, parse_parts, run_bench
+from tenant_warehouse.bench import BenchConfig, parse_parts, parse_peers, run_bench
 from tenant_warehouse.postgres import PgServer, unique_database_name
 
 
@@ -32,21 +32,26 @@ def test_bench_runs_end_to_end_at_tiny_scale(
         select=("+fct_messages",), dlt_sample_rows=1_000, dlt_chunk_size=500,
         freshness_commits=2, watch_interval=1.0, commit_every=0.5, freshness_timeout=120.0,
         source_prefix=unique_database_name("twbench"),
+        # The peers available offline in the main venv (ingestr is bench-only: its own venv).
+        peers=("copy", "tenant_warehouse", "connectorx_duckdb", "dlt_pyarrow"),
     )
     result = run_bench(config, log=lambda message: None, server=pg_server)
     folder = result.results_dir
 
     for name in ("cycles.csv", "cycle_medians.csv", "extraction.csv", "freshness.csv",
-                 "memory.csv", "goals.csv", "report.md"):
+                 "memory.csv", "goals.csv", "report.md", "loads.csv", "load_medians.csv",
+                 "watch_cycles.csv"):
         assert (folder / name).stat().st_size > 0, name
     assert not (folder / "work").exists()
 
     cycles = _rows(folder / "cycles.csv")
-    # One size (two sizes only add cycles of the same kind): a full refresh and the 1% delta.
-    assert [(c["scale"], c["kind"]) for c in cycles] == [("0.002", "full"), ("0.002", "incremental")]
+    # One size (two sizes only add cycles of the same kind): a full refresh, the 1% delta and a
+    # cycle with nothing changed.
+    assert [(c["scale"], c["kind"]) for c in cycles] == [
+        ("0.002", "full"), ("0.002", "incremental"), ("0.002", "no-change")]
     assert all(c["ok"] == "True" for c in cycles), [c["error"] for c in cycles]
     assert all(float(c["cycle_seconds"]) > 0 and float(c["peak_rss_mb"]) > 0 for c in cycles)
-    assert all(int(c["rows_loaded"]) > 0 for c in cycles)
+    assert all(int(c["rows_loaded"]) > 0 for c in cycles if c["kind"] != "no-change")
 
     extraction = _rows(folder / "extraction.csv")
     methods = {(e["table"], e["method"]) for e in extraction}
@@ -59,12 +64,38 @@ def test_bench_runs_end_to_end_at_tiny_scale(
     ours_rows = {e["table"]: e["rows"] for e in extraction if e["method"] == "tenant_warehouse"}
     assert copy_rows == ours_rows
 
+    # End-to-end loads: every peer ran its full and its incremental load, each checked against
+    # the source (row count, distinct keys, checksum of every column) and found correct.
+    loads = _rows(folder / "loads.csv")
+    assert {(r["peer"], r["kind"]) for r in loads} == {
+        (peer, kind) for peer in ("copy", "tenant_warehouse", "connectorx_duckdb", "dlt_pyarrow")
+        for kind in ("full", "incremental")} | {("reader_only", "full")}
+    assert all(r["ok"] == "True" for r in loads), [r["detail"] for r in loads]
+    full = {r["peer"]: int(r["rows"]) for r in loads if r["kind"] == "full"}
+    assert len(set(full.values())) == 1 and next(iter(full.values())) > 0
+    incremental = {int(r["rows"]) for r in loads if r["kind"] == "incremental"}
+    assert len(incremental) == 1 and 0 < incremental.pop() < next(iter(full.values()))
+    assert all(float(r["seconds"]) > 0 for r in loads)
+    report = (folder / "report.md").read_text()
+    assert "## End-to-end loads: `messages`" in report
+    assert "tenant_warehouse reader only (in-process, nothing written)" in report
+
+    # Every watch cycle split into its phases, with the machine's load beside them.
+    phases = _rows(folder / "watch_cycles.csv")
+    assert phases and all(p["ingest"] and p["change_detection"] and p["alerts"] for p in phases)
+    assert all(float(p["load_1min"]) >= 0 for p in phases)
+    assert any(float(p["dbt_nodes"]) > 0 and float(p["dbt_startup"]) > 0 for p in phases)
+    assert "| dbt start-up and teardown |" in report and "Machine load during" in report
+
     latencies = [r["latency_seconds"] for r in _rows(folder / "freshness.csv")]
     assert len(latencies) == 2 and all(v and float(v) > 0 for v in latencies)
 
     goals = {g["goal"] for g in _rows(folder / "goals.csv")}
     # The doubling goal needs two sizes; every other goal is evaluated.
-    assert len(goals) == 5
+    assert goals == {
+        "end-to-end full load vs COPY (largest table)", "cycle with no change (SF0.002)",
+        "incremental 1% cycle / full refresh (SF0.002)", "freshness p95 (watch mode)",
+        "ingestion peak RSS (any scale)"}
     assert "## Goals" in (folder / "report.md").read_text()
     # Every cycle's dbt node times are kept; the report ranks the slowest of the cycle.
     nodes = _rows(folder / "dbt_nodes.csv")
@@ -113,8 +144,49 @@ def test_amplify_grows_tables_exactly_and_touch_moves_cursors(pg_server: PgServe
         sources.drop()
 
 
-def test_parts_are_checked() -> None:
+def test_parts_and_peers_are_checked() -> None:
     assert parse_parts("freshness, cycles") == ("freshness", "cycles")
+    assert parse_parts("loads") == ("loads",)
     for wrong in ("cycle", "", "cycles,memory"):
-        with pytest.raises(argparse.ArgumentTypeError, match="subset of cycles, extraction"):
+        with pytest.raises(argparse.ArgumentTypeError, match="subset of cycles, loads"):
             parse_parts(wrong)
+    assert parse_peers("copy,ingestr") == ("copy", "ingestr")
+    with pytest.raises(argparse.ArgumentTypeError, match="unknown: sling"):
+        parse_peers("copy,sling")
+
+
+def test_load_check_finds_a_wrong_value(tmp_path: Path) -> None:
+    """The loads part's correctness check: one changed value, or a missing row, is reported by
+    name; the same rows give the same fingerprint."""
+    import duckdb
+
+    from ingestion.config import load_config
+    from tenant_warehouse.bench_peers import compare, duckdb_fingerprint
+
+    table = load_config().tables["messages"]
+    path = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create schema raw")
+    con.execute("create table raw.messages (id bigint, organization_id bigint, contact_id bigint,"
+                " direction text, status text, created_at timestamptz, updated_at timestamptz)")
+    con.execute("insert into raw.messages values (1, 10, 5, 'outbound', 'sent', "
+                "'2026-01-01 10:00:00.123456+00', '2026-01-02 10:00:00+00'), (2, 10, null, "
+                "'inbound', 'received', '2026-01-01 11:00:00+00', '2026-01-03 11:00:00.5+00')")
+    con.close()
+    source = duckdb_fingerprint(path, table)
+    assert source[:2] == (2, 2) and compare(table, source, duckdb_fingerprint(path, table)) == ""
+    con = duckdb.connect(str(path))
+    con.execute("update raw.messages set status = 'delivered' where id = 1")
+    con.close()
+    assert compare(table, source, duckdb_fingerprint(path, table)).startswith(
+        "status: ")
+    con = duckdb.connect(str(path))
+    con.execute("update raw.messages set status = 'sent', updated_at = updated_at + interval 1 "
+                "microsecond where id = 1")
+    con.close()
+    assert compare(table, source, duckdb_fingerprint(path, table)).startswith("updated_at: ")
+    con = duckdb.connect(str(path))
+    con.execute("delete from raw.messages where id = 2")
+    con.close()
+    assert compare(table, source, duckdb_fingerprint(path, table)).startswith(
+        "rows: 1 loaded vs 2 in the source; distinct keys: 1 loaded vs 2")
