@@ -573,6 +573,9 @@ def _load_goal(result: BenchResult, goal: Callable[..., None]) -> None:
               f"{copy['full_rows_per_second'] or 0:,.0f} rows/s; ")
     detail += (f"behind {', '.join(ahead)}" if ahead else "ahead of every peer run") + "; "
     detail += "correct" if ours["all_correct"] else f"WRONG: {ours['errors'][:160]}"
+    reader = by.get("reader_only")
+    if reader and reader["full_share_of_copy"] is not None:
+        detail += f" (reader alone, in-process: {reader['full_share_of_copy']:.0%} of COPY)"
     goal("end-to-end full load vs COPY (largest table)",
          f">= {GOAL_LOAD_COPY_SHARE:.0%}, ahead of every peer, correct", share, met, detail)
 

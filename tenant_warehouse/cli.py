@@ -426,8 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
     tenants_commands.add_arguments(command(
         "tenants", "Tenants' SQL endpoint (PostgreSQL schema `tenant`): grant, revoke, list, "
         "sync, apply, operator.", tenants_commands.cmd_tenants))  # fmt: skip
-    bench = command("bench", "Benchmark: extraction vs COPY and dlt, incremental cycles vs delta "
-                    "size, freshness in watch mode, ingestion peak memory.", cmd_bench)
+    bench = command("bench", "Benchmark: end-to-end loads vs COPY and peer tools, extraction, "
+                    "incremental cycles vs delta size, freshness in watch mode, ingestion peak "
+                    "memory.", cmd_bench)
     from tenant_warehouse.bench import add_arguments as add_bench_arguments
 
     add_bench_arguments(bench)

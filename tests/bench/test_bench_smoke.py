@@ -190,3 +190,23 @@ def test_load_check_finds_a_wrong_value(tmp_path: Path) -> None:
     con.close()
     assert compare(table, source, duckdb_fingerprint(path, table)).startswith(
         "rows: 1 loaded vs 2 in the source; distinct keys: 1 loaded vs 2")
+
+
+def test_load_goal_needs_55_percent_of_copy_ahead_of_every_peer_and_correct() -> None:
+    from tenant_warehouse.bench import BenchResult, evaluate_goals
+    from tenant_warehouse.bench_loads import LoadRow
+
+    def goal(*rows: tuple[str, float, bool]) -> dict:
+        result = BenchResult(BenchConfig(instances=("uk",)), Path("."), "now", {})
+        result.loads = [LoadRow(peer, "full", 0, 1000, 1000 / rps, rps, 10.0, ok)
+                        for peer, rps, ok in rows]
+        return evaluate_goals(result)[0]
+
+    met = goal(("copy", 1000, True), ("tenant_warehouse", 600, True), ("dlt_pyarrow", 100, True))
+    assert met["met"] is True and met["measured"] == 0.6
+    assert goal(("copy", 1000, True), ("tenant_warehouse", 500, True))["met"] is False
+    behind = goal(("copy", 1000, True), ("tenant_warehouse", 600, True),
+                  ("connectorx_duckdb", 700, True))
+    assert behind["met"] is False and "behind connectorx_duckdb" in behind["detail"]
+    wrong = goal(("copy", 1000, True), ("tenant_warehouse", 900, False))
+    assert wrong["met"] is False and "WRONG" in wrong["detail"]
