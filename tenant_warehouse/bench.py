@@ -547,6 +547,10 @@ def evaluate_goals(result: BenchResult) -> list[dict[str, Any]]:
     rss = {}
     for row in result.cycles:
         rss[row.scale] = max(rss.get(row.scale, 0.0), row.peak_rss_mb)
+    for load in result.loads:  # `warehouse ingest` of the loads part, at --scale
+        if load.peer == "tenant_warehouse":
+            scale = result.config.scale
+            rss[scale] = max(rss.get(scale, 0.0), load.peak_rss_mb)
     if rss:
         worst = max(rss.values())
         goal("ingestion peak RSS (any scale)", "<= 1 GiB", worst, worst * (1 << 20) <= GOAL_PEAK_RSS,

@@ -204,6 +204,11 @@ def test_load_goal_needs_55_percent_of_copy_ahead_of_every_peer_and_correct() ->
 
     met = goal(("copy", 1000, True), ("tenant_warehouse", 600, True), ("dlt_pyarrow", 100, True))
     assert met["met"] is True and met["measured"] == 0.6
+    # The peak RSS of `warehouse ingest` in the loads part counts for the memory goal.
+    result = BenchResult(BenchConfig(scale=0.5, instances=("uk",)), Path("."), "now", {})
+    result.loads = [LoadRow("tenant_warehouse", "full", 0, 10, 1.0, 10.0, 1100.0, True)]
+    memory = [g for g in evaluate_goals(result) if g["goal"].startswith("ingestion peak RSS")]
+    assert memory[0]["met"] is False and "SF0.5 1100 MiB" in memory[0]["detail"]
     assert goal(("copy", 1000, True), ("tenant_warehouse", 500, True))["met"] is False
     behind = goal(("copy", 1000, True), ("tenant_warehouse", 600, True),
                   ("connectorx_duckdb", 700, True))
