@@ -5,7 +5,8 @@ Public functions (the web dashboard links to them):
 - `deliver(settings, warehouse, schedule=..., ...) -> DeliveryReport` (exports.delivery)
 """
 
-from tenant_warehouse.exports.dump import export_tenant, tenant_slug
+from typing import Any
+
 from tenant_warehouse.exports.result import (
     FORMATS,
     ExportedFile,
@@ -23,3 +24,13 @@ __all__ = [
     "export_tenant",
     "tenant_slug",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The writers import pyarrow (~0.3 s): loaded on first use, so `warehouse --help` and
+    # `warehouse status`, which only register the export commands, stay fast.
+    if name in ("export_tenant", "tenant_slug"):
+        from tenant_warehouse.exports import dump
+
+        return getattr(dump, name)
+    raise AttributeError(name)
