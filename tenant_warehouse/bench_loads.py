@@ -60,7 +60,7 @@ def run_loads(
     counts = table_counts(sources)
     instance = max(sources.instances, key=lambda i: counts[i][LOAD_TABLE])
     target = LoadTarget(sources, instance, table, env)
-    peers, missing = make_peers(target, peers_wanted, tools_dir, log)
+    all_peers, missing = make_peers(target, peers_wanted, tools_dir, log)
     for name, why in missing.items():
         log(f"  {name}: not run ({why})")
     rows: list[LoadRow] = []
@@ -91,6 +91,9 @@ def run_loads(
             + ("correct" if row.ok else f"WRONG ({detail})"))
 
     for repeat in range(repeats):
+        # Each repeat starts with the next peer, so no peer always runs first (or last).
+        shift = repeat % len(all_peers) if all_peers else 0
+        peers = all_peers[shift:] + all_peers[:shift]
         folders = {p.name: work / "loads" / f"{p.name}-{repeat}" for p in peers}
         for folder in folders.values():
             shutil.rmtree(folder, ignore_errors=True)
