@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,12 +121,14 @@ class LoginThrottle:
 
     max_failures: int = MAX_FAILURES
     window: float = FAILURE_WINDOW_SECONDS
+    # Injected so tests can move time without sleeping (a loaded machine makes sleeps lie).
+    clock: Callable[[], float] = time.monotonic
     _failures: dict[str, deque[float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def retry_after(self, address: str, login: str) -> int:
         """Seconds until this address and login may try again (0: allowed now)."""
-        now = time.monotonic()
+        now = self.clock()
         wait = 0.0
         with self._lock:
             for key in (f"addr:{address}", f"login:{login.lower()}"):
@@ -135,7 +138,7 @@ class LoginThrottle:
         return int(wait) + 1 if wait > 0 else 0
 
     def failed(self, address: str, login: str) -> None:
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             if len(self._failures) > MAX_TRACKED_KEYS:
                 # Guesses at many names must not grow memory forever: forget the stale ones.

@@ -7,7 +7,6 @@ import base64
 import json
 import re
 import socket
-import time
 from pathlib import Path
 
 import itsdangerous
@@ -138,7 +137,8 @@ def test_a_forged_cookie_logs_nobody_in(tmp_path: Path) -> None:
 
 
 def test_throttle_counts_per_address_and_per_name_and_forgets_stale_entries() -> None:
-    throttle = LoginThrottle(window=0.2)
+    now = [1000.0]
+    throttle = LoginThrottle(window=0.2, clock=lambda: now[0])
     for _ in range(5):
         throttle.failed("10.0.0.1", "Bob")
     assert throttle.retry_after("10.0.0.1", "alice") > 0  # the address is locked out
@@ -146,7 +146,7 @@ def test_throttle_counts_per_address_and_per_name_and_forgets_stale_entries() ->
     assert throttle.retry_after("10.0.0.2", "carol") == 0
     for number in range(MAX_TRACKED_KEYS + 1):
         throttle.failed("10.0.0.3", f"guess-{number}")
-    time.sleep(0.25)
+    now[0] += 0.25
     throttle.failed("10.0.0.4", "dave")
     assert len(throttle._failures) == 2  # only dave's name and address are remembered
     assert throttle.retry_after("10.0.0.1", "bob") == 0  # the window has passed
