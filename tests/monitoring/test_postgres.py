@@ -68,9 +68,16 @@ def test_failure_alert_and_status_on_postgres(
             " observability.pipeline_failures_by_day where step = 'ingestion' order by scope"
         )
     assert [(r["command"], r["status"]) for r in recorded] == [("build", "success")]
-    assert {r["scope"]: float(r["failure_percent"]) for r in rates} == {
-        "au": 0.0, "fr": 0.0, "uk": round(100 * 6 / 42, 2),
-    }
+    # The runs span the last hour, so shortly after midnight UTC they fall on two days: compare
+    # totals per instance, and each day's percentage with that day's own counts.
+    totals: dict[str, list[int]] = {}
+    for row in rates:
+        runs, failed = int(row["runs"]), int(row["failed_runs"])
+        assert float(row["failure_percent"]) == round(100 * failed / runs, 2), row
+        total = totals.setdefault(row["scope"], [0, 0])
+        total[0] += runs
+        total[1] += failed
+    assert totals == {"au": [36, 0], "fr": [36, 0], "uk": [42, 6]}
 
     console = Console(record=True, force_terminal=True, color_system="standard", width=260)
     monkeypatch.setattr(status, "console", console)
