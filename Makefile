@@ -34,7 +34,7 @@ demo: $(STAMP)
 	$(BIN)/warehouse demo $(if $(WAREHOUSE),--warehouse $(WAREHOUSE),)
 
 lint: $(STAMP)
-	$(BIN)/ruff check ingestion reference_platform sample_platforms tenant_warehouse tests
+	$(BIN)/ruff check ingestion reference_platform tenant_warehouse tests
 	$(BIN)/warehouse lint-sql
 
 # The report test and the dashboard tests (tests/web) open pages in headless Chromium (Debian's

@@ -2,8 +2,7 @@
 
 Deliberately not built on ingestion's readers: the source is read with plain psycopg2, naive
 timestamps are placed in their zone with zoneinfo, PostgreSQL array literals parsed by hand,
-personal data hashed with hashlib. No __init__.py in this folder: `sample_platforms` must stay
-the name of the real package.
+personal data hashed with hashlib.
 """
 
 from __future__ import annotations

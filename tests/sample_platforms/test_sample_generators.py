@@ -11,11 +11,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sample_platforms.glific import generator as glific
-from sample_platforms.ofn import generator as ofn
-from sample_platforms.ofn.instances import INSTANCES as OFN_INSTANCES
-from sample_platforms.ofn.truth import classify
-from sample_platforms.runner import GENERATED_UNTIL, GeneratorError, Platform, generate, step
+from reference_platform.samples.glific import generator as glific
+from reference_platform.samples.ofn import generator as ofn
+from reference_platform.samples.ofn.instances import INSTANCES as OFN_INSTANCES
+from reference_platform.samples.ofn.truth import classify
+from reference_platform.samples.runner import (
+    GENERATED_UNTIL,
+    GeneratorError,
+    Platform,
+    generate,
+    step,
+)
 from tests.sample_platforms.raw_compare import pg_execute, pg_query
 from tests.support.pg import PgDatabaseFactory
 

@@ -19,13 +19,13 @@ import pytest
 
 from ingestion.config import load_config
 from ingestion.pipeline import run_ingestion
-from sample_platforms.glific import generator as glific
-from sample_platforms.glific.instances import INSTANCES as GLIFIC_INSTANCES
-from sample_platforms.glific.truth import compute_truth as glific_truth
-from sample_platforms.ofn import generator as ofn
-from sample_platforms.ofn.instances import INSTANCES as OFN_INSTANCES
-from sample_platforms.ofn.truth import compute_truth as ofn_truth
-from sample_platforms.runner import Platform, generate, step
+from reference_platform.samples.glific import generator as glific
+from reference_platform.samples.glific.instances import INSTANCES as GLIFIC_INSTANCES
+from reference_platform.samples.glific.truth import compute_truth as glific_truth
+from reference_platform.samples.ofn import generator as ofn
+from reference_platform.samples.ofn.instances import INSTANCES as OFN_INSTANCES
+from reference_platform.samples.ofn.truth import compute_truth as ofn_truth
+from reference_platform.samples.runner import Platform, generate, step
 from tenant_warehouse.settings import Settings
 from tests.sample_platforms.raw_compare import (
     assert_raw_equals_source,

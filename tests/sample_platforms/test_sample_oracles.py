@@ -14,11 +14,11 @@ from decimal import Decimal
 from pathlib import Path
 
 from reference_platform.database import Database
-from sample_platforms.glific import generator as glific
-from sample_platforms.glific.truth import compute_truth as glific_truth
-from sample_platforms.ofn import generator as ofn
-from sample_platforms.ofn.truth import compute_truth as ofn_truth
-from sample_platforms.store import create_schema
+from reference_platform.samples.glific import generator as glific
+from reference_platform.samples.glific.truth import compute_truth as glific_truth
+from reference_platform.samples.ofn import generator as ofn
+from reference_platform.samples.ofn.truth import compute_truth as ofn_truth
+from reference_platform.samples.store import create_schema
 from tests.sample_platforms.raw_compare import pg_execute
 from tests.support.pg import PgDatabaseFactory
 

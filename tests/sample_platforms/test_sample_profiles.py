@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from ingestion.config import load_config
-from sample_platforms import cli
-from sample_platforms.glific import generator as glific
-from sample_platforms.glific.instances import INSTANCES as GLIFIC_INSTANCES
-from sample_platforms.ofn import generator as ofn
-from sample_platforms.ofn.instances import INSTANCES as OFN_INSTANCES
-from sample_platforms.ofn.truth import OfnSeeds
-from sample_platforms.runner import Platform
+from reference_platform.samples import cli
+from reference_platform.samples.glific import generator as glific
+from reference_platform.samples.glific.instances import INSTANCES as GLIFIC_INSTANCES
+from reference_platform.samples.ofn import generator as ofn
+from reference_platform.samples.ofn.instances import INSTANCES as OFN_INSTANCES
+from reference_platform.samples.ofn.truth import OfnSeeds
+from reference_platform.samples.runner import Platform
 from tests.sample_platforms.raw_compare import pg_query
 from tests.support.pg import PgDatabaseFactory
 
@@ -68,7 +68,7 @@ def test_glific_seeds_match_the_instances_and_the_config() -> None:
 @pytest.mark.parametrize("name", ["ofn", "glific"])
 def test_generator_help(name: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", f"sample_platforms.{name}.generator", "step", "--help"],
+        [sys.executable, "-m", f"reference_platform.samples.{name}.generator", "step", "--help"],
         cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "--minutes" in result.stdout and "--url-template" in result.stdout

@@ -42,10 +42,10 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from reference_platform.database import Database
+from reference_platform.samples.glific.instances import DEFAULT_ORGANIZATION_TIME_ZONE
 from reference_platform.timeutil import zone
-from sample_platforms.glific.instances import DEFAULT_ORGANIZATION_TIME_ZONE
 
-SEEDS_DIR = Path(__file__).resolve().parents[2] / "platforms" / "glific" / "seeds"
+SEEDS_DIR = Path(__file__).resolve().parents[3] / "platforms" / "glific" / "seeds"
 RATE = Decimal("0.0001")
 Row = dict[str, Any]
 

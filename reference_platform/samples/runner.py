@@ -18,7 +18,13 @@ from typing import Protocol, TypeVar
 
 from reference_platform.database import Database
 from reference_platform.randomness import derive_rng
-from sample_platforms.store import Store, create_schema, parse_clock, read_state, write_state
+from reference_platform.samples.store import (
+    Store,
+    create_schema,
+    parse_clock,
+    read_state,
+    write_state,
+)
 
 HISTORY_START = datetime(2026, 1, 1, tzinfo=UTC)
 GENERATED_UNTIL = datetime(2026, 3, 3, tzinfo=UTC)

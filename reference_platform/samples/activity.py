@@ -7,8 +7,8 @@ import random
 from datetime import datetime, timedelta
 
 from reference_platform.randomness import stochastic_round
+from reference_platform.samples.store import Row, Store, stored_naive, unambiguous
 from reference_platform.timeutil import zone
-from sample_platforms.store import Row, Store, stored_naive, unambiguous
 
 SECONDS_PER_DAY = 86_400
 

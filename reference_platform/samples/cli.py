@@ -12,14 +12,14 @@ from collections.abc import Sequence
 
 import psycopg2
 
-from sample_platforms.runner import GeneratorError, Platform, generate, step
+from reference_platform.samples.runner import GeneratorError, Platform, generate, step
 
 DEFAULT_TEMPLATE = "postgresql+psycopg2://postgres@127.0.0.1:5432/{platform}_{instance}"
 
 
 def main(platform: Platform, argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog=f"python -m sample_platforms.{platform.name}.generator",
+        prog=f"python -m reference_platform.samples.{platform.name}.generator",
         description=f"Generate and advance the sample {platform.name} platform "
                     "(PostgreSQL, one database per instance).",
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sample_platforms.runner import known_instance
+from reference_platform.samples.runner import known_instance
 
 DEFAULT_ORGANIZATION_TIME_ZONE = "Asia/Kolkata"  # Glific's Organization schema default
 # What an admin form let through once: not a zone name (quarantines the organization).

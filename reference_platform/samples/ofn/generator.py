@@ -15,7 +15,7 @@ local time on a month's last day and at exactly 00:00:00 local on the 1st, and o
 canceled; carts with no distributor yet; and bad rows (see BAD_KINDS), one of each kind in the
 generated history and one per step after that.
 
-Usage: `python -m sample_platforms.ofn.generator --help`.
+Usage: `python -m reference_platform.samples.ofn.generator --help`.
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ from pathlib import Path
 
 from reference_platform.fakes import CATALOGUE, FIRST_NAMES, KIND_SUFFIX, LAST_NAMES, ORG_WORDS
 from reference_platform.randomness import derive_rng
+from reference_platform.samples import cli
+from reference_platform.samples.activity import ActivityBase
+from reference_platform.samples.ofn.instances import INSTANCES, OfnInstance, get_instance
+from reference_platform.samples.runner import Platform
+from reference_platform.samples.store import Row, Store
 from reference_platform.timeutil import next_month, zone
-from sample_platforms import cli
-from sample_platforms.activity import ActivityBase
-from sample_platforms.ofn.instances import INSTANCES, OfnInstance, get_instance
-from sample_platforms.runner import Platform
-from sample_platforms.store import Row, Store
 
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")
 

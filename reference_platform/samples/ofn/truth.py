@@ -5,7 +5,7 @@ reads, nothing shared with dbt or ingestion).
 Inputs: each instance's database; `platforms/ofn/seeds/ofn_instances.csv` (currency and time zone
 of each instance: enterprises have no zone); `platforms/ofn/seeds/ofn_plans.csv` (prices by
 `sells`, currency and validity dates); `seeds/fx_rates.csv` (monthly rates to EUR). Naive
-timestamps are read in the zone the instance stores (sample_platforms.ofn.instances).
+timestamps are read in the zone the instance stores (reference_platform.samples.ofn.instances).
 
 Rules, with their edges:
 
@@ -48,11 +48,11 @@ from pathlib import Path
 from typing import Any
 
 from reference_platform.database import Database
+from reference_platform.samples.ofn.instances import get_instance
 from reference_platform.timeutil import next_month, zone
 from reference_platform.truth import round_half_away
-from sample_platforms.ofn.instances import get_instance
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SEEDS_DIR = ROOT / "platforms" / "ofn" / "seeds"
 FX_RATES = ROOT / "seeds" / "fx_rates.csv"
 CHECKOUT_STATES = frozenset({"cart", "address", "delivery", "payment"})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sample_platforms.runner import known_instance
+from reference_platform.samples.runner import known_instance
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ microsecond ones; organizations without a zone (the application default applies)
 that is not a zone name; and bad rows (see BAD_KINDS), one of each kind in the generated history
 and one per step after that.
 
-Usage: `python -m sample_platforms.glific.generator --help`.
+Usage: `python -m reference_platform.samples.glific.generator --help`.
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ from reference_platform.fakes import (
     OUTBOUND_BODIES,
 )
 from reference_platform.randomness import derive_rng
-from sample_platforms import cli
-from sample_platforms.activity import ActivityBase
-from sample_platforms.glific.instances import INSTANCES, INVALID_TIME_ZONE, get_instance
-from sample_platforms.runner import Platform
-from sample_platforms.store import Row, Store
+from reference_platform.samples import cli
+from reference_platform.samples.activity import ActivityBase
+from reference_platform.samples.glific.instances import INSTANCES, INVALID_TIME_ZONE, get_instance
+from reference_platform.samples.runner import Platform
+from reference_platform.samples.store import Row, Store
 
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")
 
