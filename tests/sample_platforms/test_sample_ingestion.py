@@ -77,12 +77,19 @@ group by all
 order by all
 """
 
-# Active contacts per organization and local month (organization's zone, NULL = Asia/Kolkata).
+# Active contacts per organization and local month (organization's zone, NULL = Asia/Kolkata,
+# not a zone name = the instance's zone).
 GLIFIC_ACTIVE_SQL = """
-with organizations as (
-    select instance_id, id, coalesce(timezone, 'Asia/Kolkata') as time_zone
-    from raw.organizations
-    where coalesce(timezone, 'Asia/Kolkata') in (select name from pg_timezone_names())
+with zones (instance_id, time_zone) as (
+    select * from (values ('br', 'America/Sao_Paulo'), ('in', 'Asia/Kolkata'),
+                          ('ng', 'Africa/Lagos'))
+),
+organizations as (
+    select o.instance_id, o.id,
+           case when coalesce(o.timezone, 'Asia/Kolkata') in (select name from pg_timezone_names())
+                then coalesce(o.timezone, 'Asia/Kolkata') else z.time_zone end as time_zone
+    from raw.organizations as o
+    inner join zones as z on z.instance_id = o.instance_id
 ),
 inbound as (
     select m.instance_id, m.organization_id, m.contact_id,

@@ -180,7 +180,7 @@ def test_glific_oracle_on_a_handmade_instance(pg_database: PgDatabaseFactory) ->
         pg_database, glific.SCHEMA_FILE,
         glific_org(1, "America/New_York", "2026-01-02 00:00:00"),
         glific_org(2, None, "2026-01-15 12:00:00"),                  # Asia/Kolkata by default
-        glific_org(3, "India Standard Time", "2026-01-20 00:00:00"),  # not a zone: quarantined
+        glific_org(3, "India Standard Time", "2026-01-20 00:00:00"),  # not a zone: br's zone
         glific_org(4, "Asia/Calcutta", "2026-02-01 02:59:59",         # an alias: valid;
                    deleted="2026-02-05 00:00:00"),                   # 23:59:59 Jan 31 local
         glific_org(5, "Africa/Lagos", "2026-02-01 03:00:00"),        # 00:00:00 Feb 1 local
@@ -193,20 +193,24 @@ def test_glific_oracle_on_a_handmade_instance(pg_database: PgDatabaseFactory) ->
         glific_message(4, 1, 11, "outbound", "2026-01-20 12:00:00", "delivered"),
         glific_message(5, 1, 11, "outbound", "2026-01-21 12:00:00", "read"),
         glific_message(6, 1, 12, "outbound", "2026-01-22 12:00:00", "error"),
+        glific_message(12, 1, 12, "outbound", "2026-01-23 12:00:00", "contact_opt_out"),
         glific_message(7, 1, 12, "outbound", "2026-02-11 12:00:00", "enqueued"),
         # Kolkata is UTC+05:30: 18:30 UTC on Jan 31 is 00:00 on Feb 1.
         glific_message(8, 2, 21, "inbound", "2026-01-31 18:30:00", "delivered", own_contact=20),
         glific_message(9, 1, 11, None, "2026-01-25 00:00:00"),                # missing_direction
         glific_message(10, 2, 11, "inbound", "2026-01-26 00:00:00", "delivered",
                        own_contact=20),                                        # tenant_mismatch
-        glific_message(11, 3, 31, "inbound", "2026-01-27 00:00:00", "delivered",
-                       own_contact=30),                                        # invalid zone
+        # Counted in br's zone (Sao Paulo): 01:00 UTC on Feb 1 is 22:00 on Jan 31 there (it
+        # would be February in Kolkata, what "India Standard Time" means to a human).
+        glific_message(11, 3, 31, "inbound", "2026-02-01 01:00:00", "delivered",
+                       own_contact=30),
     )
     truth = glific_truth({"br": br})
     assert truth["active_contacts_by_organization_month"] == [
         {"instance_id": "br", "organization_id": 1, "month_start": JAN, "active_contacts": 1},
         {"instance_id": "br", "organization_id": 1, "month_start": FEB, "active_contacts": 2},
         {"instance_id": "br", "organization_id": 2, "month_start": FEB, "active_contacts": 1},
+        {"instance_id": "br", "organization_id": 3, "month_start": JAN, "active_contacts": 1},
     ]
 
     def delivery(org: int, month: date, inbound: int, outbound: int, delivered: int, read: int,
@@ -219,17 +223,19 @@ def test_glific_oracle_on_a_handmade_instance(pg_database: PgDatabaseFactory) ->
                 "failure_rate": values[2]}
 
     assert truth["message_delivery_by_organization_month"] == [
-        delivery(1, JAN, 1, 3, 2, 1, 1, ("0.6667", "0.3333", "0.3333")),
+        delivery(1, JAN, 1, 4, 2, 1, 2, ("0.5000", "0.2500", "0.5000")),
         delivery(1, FEB, 2, 1, 0, 0, 0, ("0.0000", "0.0000", "0.0000")),
         delivery(2, FEB, 1, 0, 0, 0, 0, None),
+        delivery(3, JAN, 1, 0, 0, 0, 0, None),
     ]
-    # Sao Paulo calendar: orgs 1, 2 and 4 (23:59:59 local, soft-deleted since) in January,
-    # org 5 (00:00:00 local) in February; org 3 is quarantined.
+    # Sao Paulo calendar: orgs 1, 2, 3 (invalid zone: still counted) and 4 (23:59:59 local,
+    # soft-deleted since) in January, org 5 (00:00:00 local) in February.
     assert truth["new_organizations_by_month"] == [
-        {"instance_id": "br", "month_start": JAN, "new_organizations": 3},
-        {"instance_id": "br", "month_start": FEB, "new_organizations": 1},
+        {"instance_id": "br", "month_start": JAN, "kind": "ngo", "new_organizations": 4},
+        {"instance_id": "br", "month_start": FEB, "kind": "ngo", "new_organizations": 1},
     ]
-    assert [(q["table_name"], q["row_id"], q["reason"]) for q in truth["quarantined"]] == [
-        ("messages", 9, "missing_direction"), ("messages", 10, "tenant_mismatch"),
-        ("messages", 11, "invalid_time_zone"), ("organizations", 3, "invalid_time_zone"),
+    assert [(q["table_name"], q["row_id"], q["reason"], q["kept"])
+            for q in truth["quarantined"]] == [
+        ("messages", 9, "missing_direction", False), ("messages", 10, "tenant_mismatch", False),
+        ("organizations", 3, "invalid_time_zone", True),
     ]

@@ -2,16 +2,22 @@
 Python from the instance databases and `platforms/glific/seeds/glific_instances.csv` (each
 instance's own calendar). Glific's naive timestamps hold UTC (Ecto `utc_datetime`).
 
-Rules, with their edges:
+The rules are the product's (docs/adopting.md, the canonical contract) applied to Glific's
+tables the way platforms/glific/models/contract maps them; they are written again here, from the
+source, without the warehouse's code. Rules, with their edges:
 
 - Organizations. `timezone` NULL means Glific's default, Asia/Kolkata. A `timezone` that is not
   a zone name (zoneinfo's list, which like Glific's Tzdata keeps aliases such as
-  Asia/Calcutta) quarantines the organization: it and its messages count nowhere, and it is
-  listed by `quarantined` with reason `invalid_time_zone`.
+  Asia/Calcutta) does NOT take the organization out: as in the product, the organization and
+  its messages are counted in its INSTANCE's zone (the product's is_time_zone_fallback), and
+  the organization is listed by `quarantined` with reason `invalid_time_zone` and
+  `kept` True. (This oracle used to quarantine such an organization with all its messages; it
+  follows the product's rule since the profile exists: one bad attribute does not hide a
+  tenant's history.)
 - Messages. Direction is `flow`; a message without one is quarantined (`missing_direction`),
   and so is one whose `organization_id` is not its contact's (`tenant_mismatch`: the schema
-  does not prevent it, and neither tenant may see it). Precedence: invalid_time_zone (of the
-  message's organization), missing_direction, tenant_mismatch.
+  does not prevent it, and neither tenant may see it). Precedence: missing_direction, then
+  tenant_mismatch. Quarantined messages count nowhere.
 - Active contacts of an organization and month: distinct contacts with at least one inbound
   message whose `inserted_at` falls in the month in the ORGANIZATION's zone (00:00:00 local on
   the 1st belongs to the new month). Outbound messages (the bot talking) do not make anyone
@@ -19,13 +25,14 @@ Rules, with their edges:
   (ON DELETE CASCADE), so it leaves the past months too; a soft-deleted organization keeps its
   numbers until its data is wiped, then has none.
 - Message delivery of an organization and month (same local month of `inserted_at`): outbound
-  messages; delivered = `bsp_status` delivered or read; read; failed = `bsp_status` error;
-  rates = count / outbound, 4 decimals, half up; no outbound: the rates are None, not 0.
-  A status is the CURRENT one: a message delivered last month and read today counts as read.
-- New organizations per instance and month of `inserted_at` in the INSTANCE's zone (the
+  messages; delivered = `bsp_status` delivered or read; read; failed = `bsp_status` error or
+  contact_opt_out (not sent: the contact opted out; the contract's `failed`); rates = count /
+  outbound, 4 decimals, half up; no outbound: the rates are None, not 0. A status is the
+  CURRENT one: a message delivered last month and read today counts as read.
+- New organizations per instance, month of `inserted_at` in the INSTANCE's zone (the
   organization's own zone may be missing or invalid, and a tenant's month does not decide the
-  platform's count). Soft-deleted organizations still count in the month they joined;
-  quarantined ones do not.
+  platform's count), by kind (every Glific organization is an `ngo`). Soft-deleted
+  organizations still count in the month they joined, and so do those with an invalid zone.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ from reference_platform.timeutil import zone
 
 SEEDS_DIR = Path(__file__).resolve().parents[3] / "platforms" / "glific" / "seeds"
 RATE = Decimal("0.0001")
+ORGANIZATION_KIND = "ngo"  # Glific has one kind of tenant
 Row = dict[str, Any]
 
 
@@ -78,10 +86,10 @@ def rate(part: int, whole: int) -> Decimal | None:
 class GlificSource:
     instance_id: str
     time_zone: str
-    organizations: dict[int, Row]  # valid organizations, with their effective zone
+    organizations: dict[int, Row]  # every organization, with the zone it is counted in
     messages: list[Row]  # valid messages only
     quarantined: list[Row]
-    created: list[datetime]  # inserted_at of every valid organization
+    created: list[datetime]  # inserted_at of every organization
 
     @classmethod
     def read(cls, instance_id: str, url: str, time_zones: Mapping[str, str]) -> GlificSource:
@@ -89,28 +97,26 @@ class GlificSource:
         organizations: dict[int, Row] = {}
         quarantined: list[Row] = []
 
-        def flag(table: str, row_id: int, org_id: int, reason: str) -> None:
+        def flag(table: str, row_id: int, org_id: int, reason: str, kept: bool = False) -> None:
             quarantined.append({"instance_id": instance_id, "table_name": table,
-                                "row_id": row_id, "organization_id": org_id, "reason": reason})
+                                "row_id": row_id, "organization_id": org_id, "reason": reason,
+                                "kept": kept})
 
-        bad_orgs: set[int] = set()
         for org_id, time_zone, inserted in database.query(
                 "SELECT id, timezone, inserted_at FROM organizations ORDER BY id"):
             effective = DEFAULT_ORGANIZATION_TIME_ZONE if time_zone is None else time_zone
-            if effective not in known_zones():
-                bad_orgs.add(org_id)
-                flag("organizations", org_id, org_id, "invalid_time_zone")
-            else:
-                organizations[org_id] = {"id": org_id, "time_zone": effective,
-                                         "inserted_at": utc(inserted)}
+            fallback = effective not in known_zones()
+            if fallback:
+                flag("organizations", org_id, org_id, "invalid_time_zone", kept=True)
+            organizations[org_id] = {
+                "id": org_id, "inserted_at": utc(inserted), "is_time_zone_fallback": fallback,
+                "time_zone": time_zones[instance_id] if fallback else effective}
         contact_org = dict(database.query("SELECT id, organization_id FROM contacts"))
         messages = []
         for message_id, org_id, contact_id, flow, bsp_status, inserted in database.query(
                 "SELECT id, organization_id, contact_id, flow::text, bsp_status::text, "
                 "inserted_at FROM messages ORDER BY id"):
-            if org_id in bad_orgs:
-                flag("messages", message_id, org_id, "invalid_time_zone")
-            elif flow is None:
+            if flow is None:
                 flag("messages", message_id, org_id, "missing_direction")
             elif contact_org.get(contact_id) != org_id:
                 flag("messages", message_id, org_id, "tenant_mismatch")
@@ -150,13 +156,14 @@ def message_delivery_by_organization_month(sources: Iterable[GlificSource]) -> l
                 bucket[message["bsp_status"]] += 1
         for (org_id, month), c in counts.items():
             outbound, delivered = c["outbound"], c["delivered"] + c["read"]
+            failed = c["error"] + c["contact_opt_out"]
             rows.append({
                 "instance_id": source.instance_id, "organization_id": org_id,
                 "month_start": month, "inbound_messages": c["inbound"],
                 "outbound_messages": outbound, "delivered_messages": delivered,
-                "read_messages": c["read"], "failed_messages": c["error"],
+                "read_messages": c["read"], "failed_messages": failed,
                 "delivery_rate": rate(delivered, outbound), "read_rate": rate(c["read"], outbound),
-                "failure_rate": rate(c["error"], outbound),
+                "failure_rate": rate(failed, outbound),
             })
     return sorted(rows, key=lambda r: (r["instance_id"], r["organization_id"], r["month_start"]))
 
@@ -166,7 +173,7 @@ def new_organizations_by_month(sources: Iterable[GlificSource]) -> list[Row]:
     for source in sources:
         for inserted in source.created:
             counts[(source.instance_id, local_month(inserted, source.time_zone))] += 1
-    return [{"instance_id": i, "month_start": m, "new_organizations": n}
+    return [{"instance_id": i, "month_start": m, "kind": ORGANIZATION_KIND, "new_organizations": n}
             for (i, m), n in sorted(counts.items())]
 
 
