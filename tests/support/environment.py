@@ -15,6 +15,8 @@ TEST_PII_SALT = "tenant-warehouse-test-salt-not-secret"
 # Exported by developers for real runs; tests that need one set it explicitly.
 LEAKY_VARIABLES = (
     "TW_DUCKDB_PATH",
+    "TW_DEV_DUCKDB_PATH",
+    "TW_DEV_SCHEMA",
     "TW_TARGET",
     "TW_RAW_SCHEMA",
     "TW_SOURCE_URL_TEMPLATE",
