@@ -15,6 +15,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 help:
 	@echo "make demo          generate the reference platform, ingest it with dlt, dbt build, summary"
 	@echo "make demo WAREHOUSE=postgres   the same into PostgreSQL (TW_PG_* variables)"
+	@echo "make demo PLATFORM=ofn|glific  a sample platform profile (sources in PostgreSQL)"
 	@echo "make test          ruff, sqlfluff and the pytest suite (CI=true makes PostgreSQL tests required)"
 	@echo "make bench         benchmark (SCALE=1 by default)"
 	@echo "make fault-matrix  the full fault-injection matrix"
@@ -31,7 +32,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/warehouse demo $(if $(WAREHOUSE),--warehouse $(WAREHOUSE),)
+	$(BIN)/warehouse demo $(if $(WAREHOUSE),--warehouse $(WAREHOUSE),) $(if $(PLATFORM),--platform $(PLATFORM),)
 
 lint: $(STAMP)
 	$(BIN)/ruff check ingestion reference_platform tenant_warehouse tests

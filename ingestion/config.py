@@ -1,4 +1,4 @@
-"""Load and validate ingestion/tables.yml into frozen dataclasses.
+"""Load and validate an ingestion config (tables.yml) into frozen dataclasses.
 
 Every mistake raises ConfigError whose message starts with the file and the dotted key that is
 wrong (for example `tables.users.columns.email.policy`), then says why, so an operator can fix
@@ -18,7 +18,8 @@ from typing import Any
 
 import yaml
 
-DEFAULT_PATH = Path(__file__).with_name("tables.yml")
+# The reference platform profile's config; `warehouse --platform NAME` uses platforms/NAME/.
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "platforms" / "reference" / "tables.yml"
 # Environment variable naming the config file (`warehouse --config PATH` sets it too).
 CONFIG_ENV = "TW_CONFIG"
 
@@ -219,7 +220,7 @@ class IngestionConfig:
 
 
 def config_path(path: str | Path | None = None) -> Path:
-    """The config file in use: `path`, else $TW_CONFIG, else the packaged tables.yml."""
+    """The config file in use: `path`, else $TW_CONFIG, else DEFAULT_PATH (reference profile)."""
     if path is not None:
         return Path(path)
     from_env = os.environ.get(CONFIG_ENV)
@@ -227,8 +228,8 @@ def config_path(path: str | Path | None = None) -> Path:
 
 
 def load_config(path: str | Path | None = None) -> IngestionConfig:
-    """Read and validate the ingestion config: `path`, else $TW_CONFIG, else the packaged
-    tables.yml."""
+    """Read and validate the ingestion config: `path`, else $TW_CONFIG, else the reference
+    profile's tables.yml."""
     source = config_path(path)
     try:
         text = source.read_text(encoding="utf-8")

@@ -1,6 +1,7 @@
 """The benchmark's source side: reference-platform databases in PostgreSQL, made bigger, touched.
 
-- `generate`: the real generator (reference_platform.generator), one process per instance.
+- `generate`: the real generator (the reference platform's demo hooks, registered by entry
+  point: tenant_warehouse/platforms.py), one process per instance.
 - `amplify`: grows every high-volume table by a factor with set-based copies (new ids, foreign
   keys remapped to the copies), which takes seconds where generating SF10 row by row takes tens
   of minutes on a 2-core machine. A copy keeps the shape of the data (tenants, states, dates,
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 from psycopg2 import sql
 
-from reference_platform.schema import TABLES
+from tenant_warehouse.platforms import demo_hooks
 from tenant_warehouse.postgres import PgServer, drop_database
 
 # Copied by `amplify`, parents first; each foreign key maps to the table its ids come from.
@@ -66,9 +67,7 @@ class SourceSet:
 
 
 def _generate_one(url: str, instance: str, seed: int, scale: float) -> dict[str, int]:
-    from reference_platform.generator import generate
-
-    return generate(url, instance, seed=seed, scale=scale)
+    return dict(demo_hooks("reference").generate(url, instance, seed, scale, lambda _: None))
 
 
 def generate(sources: SourceSet, scale: float, seed: int) -> dict[str, dict[str, int]]:
@@ -86,9 +85,7 @@ def table_counts(sources: SourceSet) -> dict[str, dict[str, int]]:
     for instance in sources.instances:
         with sources.connect(instance) as conn, conn.cursor() as cur:
             counts[instance] = {}
-            for name in TABLES:
-                if name.startswith("sim_"):
-                    continue
+            for name in demo_hooks("reference").tables:
                 cur.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(name)))
                 counts[instance][name] = int(cur.fetchone()[0])
         conn.close()
@@ -124,7 +121,10 @@ def _amplify_instance(conn, factor: float) -> None:
                 low, high = spans[name]
                 if high == 0:
                     continue
-                columns = TABLES[name].column_names
+                cur.execute(
+                    "select column_name from information_schema.columns where table_schema ="
+                    " current_schema() and table_name = %s order by ordinal_position", (name,))
+                columns = [row[0] for row in cur.fetchall()]
                 shifted = []
                 for column in columns:
                     if column == "id":

@@ -1,4 +1,4 @@
-"""The `warehouse` command: generate and simulate the reference platform, ingest, build, run."""
+"""The `warehouse` command: generate and simulate a demo platform, ingest, build, run."""
 
 from __future__ import annotations
 
@@ -62,16 +62,31 @@ def _check_selection(args: argparse.Namespace) -> None:
 
 def _use_postgres_sources() -> None:
     """Point every instance at a PostgreSQL database tw_source_<instance> on the TW_PG_* server."""
+    from tenant_warehouse.settings import DEFAULT_PLATFORM, postgres_url_template
+
     if "TW_SOURCE_URL_TEMPLATE" in os.environ:
         return
-    user = os.environ.get("TW_PG_USER", "postgres")
-    password = os.environ.get("TW_PG_PASSWORD", "")
-    credentials = f"{user}:{password}" if password else user
-    host = os.environ.get("TW_PG_HOST", "127.0.0.1")
-    port = os.environ.get("TW_PG_PORT", "5432")
-    os.environ["TW_SOURCE_URL_TEMPLATE"] = (
-        f"postgresql+psycopg2://{credentials}@{host}:{port}/tw_source_{{instance}}"
-    )
+    platform = os.environ.get("TW_PLATFORM") or DEFAULT_PLATFORM
+    prefix = "tw_source" if platform == DEFAULT_PLATFORM else f"tw_{platform}"
+    os.environ["TW_SOURCE_URL_TEMPLATE"] = postgres_url_template(prefix + "_{instance}")
+
+
+def _choose_platform(args: argparse.Namespace) -> None:
+    """--platform / TW_PLATFORM (default reference), checked against platforms/ (PlatformError
+    lists the profiles) and exported, so every dbt child reads the profile's models. Another
+    profile than reference: its tables.yml is the config unless --config / TW_CONFIG is given,
+    and its PostgreSQL warehouse database is tenant_warehouse_<name> unless TW_PG_DATABASE is."""
+    from ingestion.config import CONFIG_ENV
+    from tenant_warehouse.platforms import check_platform, current_platform, platform_config
+    from tenant_warehouse.settings import DEFAULT_PLATFORM, PLATFORM_ENV
+
+    name = check_platform(getattr(args, "platform", None) or current_platform())
+    os.environ[PLATFORM_ENV] = name
+    if name == DEFAULT_PLATFORM:
+        return
+    os.environ.setdefault("TW_PG_DATABASE", f"tenant_warehouse_{name}")
+    if not getattr(args, "config", None) and not os.environ.get(CONFIG_ENV):
+        os.environ[CONFIG_ENV] = str(platform_config(name))
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -281,7 +296,12 @@ def _add_config(parser: argparse.ArgumentParser, default: object = argparse.SUPP
     # both work (a subcommand's default would otherwise erase the value given before it).
     parser.add_argument(
         "--config", metavar="PATH", default=default,
-        help="ingestion config (instances, tables); default: $TW_CONFIG, else ingestion/tables.yml",
+        help="ingestion config (instances, tables); default: $TW_CONFIG, else the platform's "
+             "platforms/<name>/tables.yml",
+    )
+    parser.add_argument(
+        "--platform", metavar="NAME", default=default,
+        help="platform profile in platforms/ (default: $TW_PLATFORM, else reference)",
     )
 
 
@@ -314,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    generate = command("generate", "Create the reference platform's databases.", cmd_generate)
+    generate = command("generate", "Create the demo platform's databases.", cmd_generate)
     _add_common(generate, warehouse=False)
     generate.add_argument("--scale", type=float, default=0.02, help="1.0 is about 1M messages")
     generate.add_argument("--seed", type=int, default=1)
@@ -441,12 +461,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from ingestion.config import CONFIG_ENV, ConfigError
+    from tenant_warehouse.platforms import PlatformError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "config", None):
         # Every part (ingestion, status, alerts, rerun) reads the config through TW_CONFIG.
         os.environ[CONFIG_ENV] = str(Path(args.config).resolve())
+    try:
+        _choose_platform(args)
+    except PlatformError as exc:
+        return _user_error(exc)
     try:
         if getattr(args, "config", None):
             from ingestion.config import load_config
@@ -473,6 +498,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TenantAccessError as exc:
         console.print(f"[red]{exc}[/red]", highlight=False, soft_wrap=True)
         return 1
+    except PlatformError as exc:  # e.g. `warehouse demo` for a profile without a demo package
+        return _user_error(exc)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]")
         return 130

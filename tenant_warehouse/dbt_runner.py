@@ -55,6 +55,7 @@ def prepare_profiles(settings: Settings) -> Path:
 def dbt_env(settings: Settings, target: str) -> dict[str, str]:
     env = dict(os.environ)
     env["TW_TARGET"] = target
+    env.setdefault("TW_PLATFORM", settings.platform)  # the profile dbt_project.yml adds
     env.setdefault("TW_DUCKDB_PATH", str(settings.duckdb_path))
     env["DBT_PROFILES_DIR"] = str(prepare_profiles(settings))
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"

@@ -25,16 +25,18 @@ def _progress() -> Progress:
 
 
 def source_exists(settings: Settings, instance: str) -> bool:
-    from reference_platform.database import Database
+    from tenant_warehouse.platforms import demo_hooks
 
-    return Database(settings.source_url(instance)).exists()
+    return demo_hooks(settings.platform).source_exists(settings.source_url(instance))
 
 
 def generate_platform(
     settings: Settings, instances: list[str], seed: int, scale: float, force: bool = False
 ) -> dict[str, dict[str, int]]:
-    from reference_platform.generator import generate
+    """The platform's demo generator (its registered hooks, tenant_warehouse/platforms.py)."""
+    from tenant_warehouse.platforms import demo_hooks
 
+    hooks = demo_hooks(settings.platform)
     settings.source_dir.mkdir(parents=True, exist_ok=True)
     counts: dict[str, dict[str, int]] = {}
     with _progress() as progress:
@@ -43,10 +45,10 @@ def generate_platform(
                 console.print(f"{instance}: source exists, kept (use --force to recreate)")
                 continue
             task = progress.add_task(f"generate {instance}", total=None)
-            counts[instance] = generate(
-                settings.source_url(instance), instance, seed=seed, scale=scale,
-                progress=lambda message, task=task: progress.update(task, description=message),
-            )
+            counts[instance] = dict(hooks.generate(
+                settings.source_url(instance), instance, seed, scale,
+                lambda message, task=task: progress.update(task, description=message),
+            ))
             total = sum(counts[instance].values())
             progress.update(task, description=f"generated {instance}: {total:,} rows")
     return counts
@@ -55,17 +57,15 @@ def generate_platform(
 def simulate_platform(
     settings: Settings, instances: list[str], ticks: int, seed: int, tick_hours: float = 6.0
 ) -> None:
-    from reference_platform.simulator import simulate
+    from tenant_warehouse.platforms import demo_hooks
 
+    hooks = demo_hooks(settings.platform)
     with _progress() as progress:
         for instance in instances:
             task = progress.add_task(f"simulate {instance}", total=ticks)
-            summary = simulate(
-                settings.source_url(instance), instance, ticks=ticks, seed=seed,
-                tick_hours=tick_hours,
-                progress=lambda message, task=task: progress.update(
-                    task, advance=1, description=message
-                ),
+            summary = hooks.simulate(
+                settings.source_url(instance), instance, ticks, seed, tick_hours,
+                lambda message, task=task: progress.update(task, advance=1, description=message),
             )
             progress.update(task, completed=ticks, description=f"simulated {instance}: {summary}")
 
@@ -374,15 +374,38 @@ def reload(
     return ok
 
 
+def _find_source_server(settings: Settings) -> None:
+    """A profile other than reference keeps its demo sources in PostgreSQL databases
+    tw_<platform>_<instance> on the TW_PG_* server (Settings.source_url). When neither TW_PG_*
+    nor TW_SOURCE_URL_TEMPLATE say where, the demo uses the server on 127.0.0.1:5432, else starts
+    a private cluster under TW_HOME/postgres (left running; the next demo adopts it), and points
+    TW_PG_* (sources, and a PostgreSQL warehouse) at it."""
+    import os
+
+    from tenant_warehouse.settings import DEFAULT_PLATFORM
+
+    given = ("TW_SOURCE_URL_TEMPLATE", "TW_PG_HOST", "TW_PG_PORT")
+    if settings.platform == DEFAULT_PLATFORM or any(name in os.environ for name in given):
+        return
+    from tenant_warehouse.postgres import discover_server
+
+    with discover_server(private_dir=settings.home / "postgres") as server:
+        for name, value in server.warehouse_env("").items():
+            if name != "TW_PG_DATABASE":
+                os.environ[name] = value
+    console.print(f"[dim]sources: PostgreSQL on {server.host}:{server.port} ({server.origin})[/dim]")
+
+
 @exclusive("demo")
 def demo(settings: Settings, warehouse: str, scale: float, seed: int) -> bool:
     """First run: generate and load everything. Later runs: advance the platform, load the delta."""
     from ingestion.config import load_config
 
     instances = list(load_config().instances_of_kind("database"))
+    _find_source_server(settings)
     first_run = not all(source_exists(settings, instance) for instance in instances)
     if first_run:
-        console.rule("[bold]1. generate the reference platform")
+        console.rule(f"[bold]1. generate the {settings.platform} platform")
         generate_platform(settings, instances, seed=seed, scale=scale, force=True)
     else:
         console.rule("[bold]1. sources exist: simulate one tick of activity (incremental run)")

@@ -8,8 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-# Instances are not listed here: they come only from the ingestion config (ingestion/tables.yml,
-# or --config / TW_CONFIG), `ingestion.config.load_config().instances`.
+# Instances are not listed here: they come only from the ingestion config (the platform's
+# platforms/<name>/tables.yml, or --config / TW_CONFIG), `ingestion.config.load_config().instances`.
+PLATFORMS_DIR = PROJECT_DIR / "platforms"
+# The platform profile in use (`warehouse --platform NAME` sets it; tenant_warehouse/platforms.py).
+PLATFORM_ENV = "TW_PLATFORM"
+DEFAULT_PLATFORM = "reference"
 
 
 def _quiet_tools() -> None:
@@ -37,18 +41,34 @@ def make_private(home: Path) -> None:
             path.chmod(0o600)
 
 
+def postgres_url_template(database: str) -> str:
+    """SQLAlchemy URL of `database` (which may hold `{instance}`) on the TW_PG_* server."""
+    user = os.environ.get("TW_PG_USER", "postgres")
+    password = os.environ.get("TW_PG_PASSWORD", "")
+    credentials = f"{user}:{password}" if password else user
+    host = os.environ.get("TW_PG_HOST", "127.0.0.1")
+    port = os.environ.get("TW_PG_PORT", "5432")
+    return f"postgresql+psycopg2://{credentials}@{host}:{port}/{database}"
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
+    platform: str = DEFAULT_PLATFORM
 
     @classmethod
     def from_env(cls) -> Settings:
+        """TW_HOME (default .warehouse/) for the reference platform; another platform keeps all
+        its state (warehouse file, dlt pipelines, journal, salt) apart, in TW_HOME/<platform>."""
         _quiet_tools()
+        platform = os.environ.get(PLATFORM_ENV) or DEFAULT_PLATFORM
         home = Path(os.environ.get("TW_HOME", PROJECT_DIR / ".warehouse")).resolve()
+        if platform != DEFAULT_PLATFORM:
+            home = home / platform
         home.mkdir(parents=True, exist_ok=True)
         make_private(home)
         os.environ.setdefault("DLT_DATA_DIR", str(home / "dlt"))
-        return cls(home=home)
+        return cls(home=home, platform=platform)
 
     @property
     def source_dir(self) -> Path:
@@ -75,13 +95,17 @@ class Settings:
         return f"sqlite:///{self.source_dir / f'{instance}.sqlite'}"
 
     def source_url(self, instance: str) -> str:
-        """Connection URL of an instance's application database (SQLite demo unless overridden)."""
+        """Connection URL of an instance's application database: TW_SOURCE_<INSTANCE>_URL, else
+        TW_SOURCE_URL_TEMPLATE, else the demo's: a SQLite file under TW_HOME for the reference
+        platform, PostgreSQL database tw_<platform>_<instance> on the TW_PG_* server otherwise."""
         explicit = os.environ.get(f"TW_SOURCE_{instance.upper()}_URL")
         if explicit:
             return explicit
         template = os.environ.get("TW_SOURCE_URL_TEMPLATE")
         if template:
             return template.format(instance=instance)
+        if self.platform != DEFAULT_PLATFORM:
+            return postgres_url_template(f"tw_{self.platform}_{instance}")
         return self.sqlite_source_url(instance)
 
     def pii_salt(self) -> str:

@@ -1,7 +1,10 @@
-"""The demo's closing summary: raw rows per instance and table, and a few lines from the marts."""
+"""The demo's closing summary: raw rows per instance and table, the marts the build made for the
+platform profile (with their row counts), and a few lines from the marts that exist."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
@@ -11,25 +14,43 @@ from tenant_warehouse.settings import Settings
 from tenant_warehouse.warehouse_sql import connect, query, relation_exists
 
 console = make_console()  # plain, complete lines when not on a terminal
-RAW_TABLES = ("organizations", "users", "contacts", "orders", "order_items", "messages")
 
 
 def print_summary(settings: Settings, warehouse: str, incremental: bool) -> None:
     if warehouse not in ("duckdb", "postgres"):
         console.print(f"(no summary for {warehouse}: query it with its own console)")
         return
+    from ingestion.config import load_config
+    from tenant_warehouse.dbt_runner import dbt_env
+
+    manifest = Path(dbt_env(settings, warehouse)["DBT_TARGET_PATH"]) / "manifest.json"
     with connect(settings, warehouse) as connection:
-        _raw_table(connection)
+        _raw_table(connection, list(load_config().tables))
         _last_run(connection, incremental)
+        _built_marts(connection, settings.platform, built_marts(manifest))
         _marts(connection)
 
 
-def _raw_table(connection: Any) -> None:
+def built_marts(manifest: Path) -> list[tuple[str, str]]:
+    """(schema, name) of every mart model the platform's dbt project has enabled (a mart whose
+    entity the profile lacks is disabled, so not in the manifest), from the last dbt run."""
+    try:
+        nodes = json.loads(manifest.read_text())["nodes"].values()
+    except (OSError, ValueError, KeyError):
+        return []
+    return sorted(
+        (node["schema"], node.get("alias") or node["name"]) for node in nodes
+        if node.get("resource_type") == "model"
+        and node.get("original_file_path", "").startswith("models/marts/")
+    )
+
+
+def _raw_table(connection: Any, tables: list[str]) -> None:
     table = Table(title="raw layer: rows per instance")
     table.add_column("table")
     counts: dict[str, dict[str, int]] = {}
     instances: set[str] = set()
-    for name in RAW_TABLES:
+    for name in tables:
         if not relation_exists(connection, "raw", name):
             continue
         rows = query(connection, f"select instance_id, count(*) from raw.{name} group by 1")
@@ -42,6 +63,17 @@ def _raw_table(connection: Any) -> None:
     for name, per_instance in counts.items():
         values = [per_instance.get(instance, 0) for instance in ordered]
         table.add_row(name, *(f"{value:,}" for value in values), f"{sum(values):,}")
+    console.print(table)
+
+
+def _built_marts(connection: Any, platform: str, marts: list[tuple[str, str]]) -> None:
+    table = Table(title=f"marts built for the {platform} platform")
+    for column in ("mart", "rows"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for schema, name in marts:
+        if relation_exists(connection, schema, name):
+            count = query(connection, f"select count(*) from {schema}.{name}")[0][0]
+            table.add_row(f"{schema}.{name}", f"{int(count):,}")
     console.print(table)
 
 

@@ -1,7 +1,7 @@
 """Load and validate alerts.yml (the alert rules and where notifications go).
 
 Every mistake raises AlertConfigError whose message starts with the file and the dotted key that
-is wrong (for example `rules.stale_data.max_lag_minutes`), like ingestion/tables.yml.
+is wrong (for example `rules.stale_data.max_lag_minutes`), like the ingestion config (tables.yml).
 """
 
 from __future__ import annotations

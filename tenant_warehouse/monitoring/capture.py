@@ -61,7 +61,7 @@ def capture_row_counts(
 
 
 def configured_tables() -> list[tuple[str, str]]:
-    """(table, cursor column) of every table in ingestion/tables.yml."""
+    """(table, cursor column) of every table of the ingestion config (tables.yml)."""
     from ingestion.config import load_config
 
     return [(table.name, table.cursor) for table in load_config().tables.values()]

@@ -6,7 +6,7 @@ import re
 
 from tenant_warehouse.tenants.errors import TenantError
 
-# Instance ids are lowercase identifiers (ingestion/tables.yml); organization ids are the
+# Instance ids are lowercase identifiers (platforms/reference/tables.yml); organization ids are the
 # platforms' integer keys. Digits last makes the role name parse back unambiguously.
 TENANT_ID = re.compile(r"^(?P<instance>[a-z][a-z0-9_]{0,29}):(?P<organization>[0-9]{1,19})$")
 ROLE_PREFIX = "tw_tenant_"

@@ -41,7 +41,7 @@ from tests.faults.steps import (
 )
 
 INSTANCES = ("uk", "au", "fr")
-LAG_SECONDS = 3600  # ingestion/tables.yml defaults.lag_seconds
+LAG_SECONDS = 3600  # platforms/reference/tables.yml defaults.lag_seconds
 # TW_FAULT_EXAMPLES=<n> draws n fresh random sequences (hunting; not derandomized).
 EXAMPLES_OVERRIDE = int(os.environ.get("TW_FAULT_EXAMPLES", "0"))
 MAX_EXAMPLES = EXAMPLES_OVERRIDE or (10 if FULL else 2)

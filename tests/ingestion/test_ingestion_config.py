@@ -205,7 +205,7 @@ def test_reconcile_every_zero_opts_out_and_cursor_none_refuses_it() -> None:
 def test_the_readme_configuration_example_is_a_valid_config() -> None:
     import re
 
-    readme = (DEFAULT_PATH.parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (DEFAULT_PATH.parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Configuration reference"):]
     example = re.search(r"```yaml\n(.*?)```", section, re.S)
     assert example is not None

@@ -18,7 +18,7 @@ from tenant_warehouse.dbt_runner import DbtResult, run_dbt
 from tenant_warehouse.settings import Settings
 from tenant_warehouse.verify import MartComparison, compare_marts, compare_raw
 
-# The reference platform's instances, as ingestion/tables.yml configures them.
+# The reference platform's instances, as platforms/reference/tables.yml configures them.
 INSTANCES = ("uk", "au", "fr")
 
 RAW_TABLES = ("organizations", "users", "contacts", "orders", "order_items", "messages")

@@ -1,0 +1,53 @@
+"""The reference platform's demo hooks, registered for `warehouse demo|generate|simulate` and the
+oracle comparison through the entry point group `tenant_warehouse.platforms` (pyproject.toml).
+
+The product (tenant_warehouse/platforms.py) loads them by entry point; it never imports this
+package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reference_platform.schema import PLATFORM_TABLE_NAMES
+from tenant_warehouse.platforms import DemoHooks, Progress
+
+
+def _generate(url: str, instance: str, seed: int, scale: float,
+              progress: Progress) -> Mapping[str, int]:
+    from reference_platform.generator import generate
+
+    return generate(url, instance, seed=seed, scale=scale, progress=progress)
+
+
+def _simulate(url: str, instance: str, ticks: int, seed: int, tick_hours: float,
+              progress: Progress) -> str:
+    from reference_platform.simulator import simulate
+
+    return str(simulate(url, instance, ticks=ticks, seed=seed, tick_hours=tick_hours,
+                        progress=progress))
+
+
+def _source_exists(url: str) -> bool:
+    from reference_platform.database import Database
+
+    return Database(url).exists()
+
+
+def _truth(urls: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
+    from reference_platform.truth import compute_truth
+
+    return compute_truth(dict(urls))
+
+
+def _current_rows(url: str, table: str) -> list[dict[str, Any]]:
+    from reference_platform.truth import latest_rows
+
+    return latest_rows(url, table)
+
+
+HOOKS = DemoHooks(
+    name="reference", tables=tuple(PLATFORM_TABLE_NAMES), generate=_generate,
+    simulate=_simulate, source_exists=_source_exists, truth=_truth, current_rows=_current_rows,
+)
