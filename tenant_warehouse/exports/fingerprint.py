@@ -18,14 +18,14 @@ from tenant_warehouse.settings import Settings
 def tenant_fingerprints(settings: Settings, warehouse: str, tenant_ids: list[str]) -> dict[str, str]:
     """Fingerprint per tenant id (the digest export_tenant computes through the door)."""
     from tenant_warehouse.monitoring.store import open_warehouse
-    from tenant_warehouse.tenants.catalog import tenant_relations
+    from tenant_warehouse.tenants.catalog import profile_doors
 
     wanted = set(tenant_ids)
     parts: dict[str, list[tuple[str, list[str], int, str]]] = {t: [] for t in tenant_ids}
     with open_warehouse(settings, warehouse, read_only=True) as store:
-        for relation in tenant_relations(settings):
+        for relation in profile_doors(settings, warehouse).published:
             if not store.relation_exists(relation.source_schema, relation.source_name):
-                continue  # the door publishes only relations that exist
+                continue  # the door publishes only what the profile builds and exists
             qualified = f"{relation.source_schema}.{relation.source_name}"
             cursor = store.connection.cursor()
             try:

@@ -17,6 +17,12 @@ from typing import Any
 from tenant_warehouse.settings import Settings
 
 MONTH = re.compile(r"^(?P<year>\d{4})-(?P<month>\d{2})$")
+BILLING = "billing_by_organization_month"
+REPORTED = "billing_reported_by_organization_month"
+# The price list: the contract model every profile with billing builds (its schema from dbt's
+# manifest), else the reference platform's seed (a warehouse built before the contract).
+PRICE_MODEL = "contract_plan_prices"
+PRICE_SEED = ("reference", "plans")
 
 
 class StatementError(ValueError):
@@ -96,18 +102,24 @@ def statement_rows(settings: Settings, warehouse: str, tenant_id: str) -> list[S
     from tenant_warehouse.tenants.access import tenant_reader
 
     with tenant_reader(settings, warehouse, tenant_id) as reader:
+        published = {relation.name for relation in reader.relations()}
+        if BILLING not in published:
+            raise StatementError(
+                f"tenant {tenant_id}: no billing in this warehouse ({BILLING} is not built: the "
+                "platform profile has no orders or no plan prices)"
+            )
         organization = reader.query(
             "select instance_id, organization_id, organization_name from tenant.organization"
         ).to_pylist()
         billing = reader.query(
             "select month_start, plan, currency, turnover_cents, monthly_fee_cents,"
-            " variable_fee_cents, billed_cents, is_closed"
-            " from tenant.billing_by_organization_month order by month_start"
+            f" variable_fee_cents, billed_cents, is_closed from tenant.{BILLING}"
+            " order by month_start"
         ).to_pylist()
         reported = reader.query(
             "select month_start, plan, currency, reported_at, reported_turnover_cents,"
-            " reported_billed_cents from tenant.billing_reported_by_organization_month"
-        ).to_pylist()
+            f" reported_billed_cents from tenant.{REPORTED}"
+        ).to_pylist() if REPORTED in published else []
     if not organization:
         raise StatementError(f"tenant {tenant_id}: no such organization in the warehouse")
     rates = plan_rates(settings, warehouse)
@@ -119,7 +131,7 @@ def build_lines(
     organization: dict[str, Any],
     billing: list[dict[str, Any]],
     reported: list[dict[str, Any]],
-    rates: dict[tuple[str, str], int],
+    rates: list[dict[str, Any]],
 ) -> list[StatementLine]:
     reports = {_date(row["month_start"]): row for row in reported}
     current = {_date(row["month_start"]): row for row in billing}
@@ -138,7 +150,7 @@ def build_lines(
             is_closed=bool(row["is_closed"]) if row else True,
             plan=plan,
             monthly_fee_cents=_int(row, "monthly_fee_cents"),
-            turnover_rate_bps=rates.get((plan, currency)) if plan else None,
+            turnover_rate_bps=rate_of(rates, plan, currency, month_start) if plan else None,
             turnover_cents=_int(row, "turnover_cents"),
             variable_fee_cents=_int(row, "variable_fee_cents"),
             billed_cents=_int(row, "billed_cents"),
@@ -150,13 +162,33 @@ def build_lines(
     return lines
 
 
-def plan_rates(settings: Settings, warehouse: str) -> dict[tuple[str, str], int]:
-    """turnover_rate_bps per (plan, currency) from seed `plans` (the price list; no tenant data)."""
+def plan_rates(settings: Settings, warehouse: str) -> list[dict[str, Any]]:
+    """The price list's rows (plan, currency, valid_from, valid_to, turnover_rate_bps; no tenant
+    data): the profile's contract model, else seed `plans`; none when neither exists."""
     from tenant_warehouse.monitoring.store import open_warehouse
+    from tenant_warehouse.tenants.catalog import profile_models
 
+    models = profile_models(settings, warehouse)
+    located = models.relation_of(PRICE_MODEL) if models else None
     with open_warehouse(settings, warehouse, read_only=True) as store:
-        rows = store.query("select plan, currency, turnover_rate_bps from reference.plans")
-    return {(row["plan"], row["currency"]): int(row["turnover_rate_bps"]) for row in rows}
+        schema, name = located.split(".", 1) if located else PRICE_SEED
+        if store.relation_exists(schema, name):
+            validity = "valid_from, valid_to" if located else "null as valid_from, null as valid_to"
+            return store.query(f"select plan, currency, {validity}, turnover_rate_bps"
+                               f" from {schema}.{name}")
+    return []
+
+
+def rate_of(rates: list[dict[str, Any]], plan: str, currency: str, month_start: dt.date) -> int | None:
+    """The plan's turnover rate in force for the month: valid_from <= month start < valid_to
+    (null bounds are open), as the billing marts price it."""
+    for row in rates:
+        if (row["plan"], row["currency"]) != (plan, currency):
+            continue
+        start, end = row.get("valid_from"), row.get("valid_to")
+        if (start is None or _date(start) <= month_start) and (end is None or month_start < _date(end)):
+            return int(row["turnover_rate_bps"])
+    return None
 
 
 def _int(row: dict[str, Any] | None, key: str) -> int | None:

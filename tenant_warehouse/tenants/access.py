@@ -26,7 +26,7 @@ from tenant_warehouse.tenants.catalog import (
     TENANT_SCHEMA,
     TenantRelation,
     check_publishable,
-    tenant_relations,
+    profile_doors,
 )
 from tenant_warehouse.tenants.errors import TenantAccessError, TenantError
 from tenant_warehouse.tenants.ids import normalize_tenant_id, role_name
@@ -96,8 +96,11 @@ class _DuckDBReader:
             "where table_catalog = 'warehouse'"
         ).fetchall():
             columns.setdefault((schema, name), set()).add(column)
+        # What the platform profile publishes and the warehouse holds (a mart of another
+        # profile left in the file is no door; one not built yet is simply absent).
         self._relations = [
-            r for r in tenant_relations(settings) if (r.source_schema, r.source_name) in columns
+            r for r in profile_doors(settings, "duckdb").published
+            if (r.source_schema, r.source_name) in columns
         ]
         self._connection.execute(f"create schema {TENANT_SCHEMA}")
         for relation in self._relations:
@@ -181,7 +184,9 @@ class _PostgresReader:
                 (TENANT_SCHEMA,),
             )
             present = {name for (name,) in cursor.fetchall()}
-        self._relations = [r for r in tenant_relations(settings) if r.name in present]
+        self._relations = [
+            r for r in profile_doors(settings, "postgres").published if r.name in present
+        ]
 
     def relations(self) -> list[TenantRelation]:
         return list(self._relations)

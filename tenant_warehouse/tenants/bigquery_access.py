@@ -24,7 +24,13 @@ from typing import Any
 import sqlglot
 
 from tenant_warehouse.settings import PROJECT_DIR, Settings
-from tenant_warehouse.tenants.catalog import TenantRelation, tenant_relations
+from tenant_warehouse.tenants.catalog import (
+    ProfileModels,
+    TenantRelation,
+    profile_doors,
+    split_relations,
+    tenant_relations,
+)
 from tenant_warehouse.tenants.config import (
     EXAMPLE_PATH,
     PATH_ENV,
@@ -177,8 +183,10 @@ def check_manifest(
     policies_sql: str | None = None,
 ) -> tuple[str, list[str]]:
     """Compile the policies for a BigQuery manifest, parse them back and check them. Returns the
-    compiled SQL and the problems; `policies_sql` checks that text instead of the compiled one."""
-    relations = tenant_relations(settings)
+    compiled SQL and the problems; `policies_sql` checks that text instead of the compiled one.
+    Relations whose mart the manifest's platform profile disables get no policy and no problem."""
+    doors = split_relations(tenant_relations(settings), ProfileModels.from_manifest(manifest))
+    relations = doors.published
     tables = table_names(manifest, relations)
     nodes = {n["name"]: n for n in manifest.get("nodes", {}).values()
              if n.get("resource_type") == "model"}
@@ -205,7 +213,9 @@ def offline_check(
         compiled, problems = check_manifest(settings, manifest, config)
     except TenantError as exc:
         return [(str(path), str(exc))]
-    (work_dir / "tenant_row_access_policies.sql").write_text(compiled)
+    # Which relations tenants get with the compiled platform profile, and which it leaves out.
+    doors = split_relations(tenant_relations(settings), ProfileModels.from_manifest(manifest))
+    (work_dir / "tenant_row_access_policies.sql").write_text(f"-- {doors.summary()}\n\n{compiled}")
     return [(_relative(path), problem) for problem in problems]
 
 
@@ -227,7 +237,8 @@ def apply_policies(settings: Settings) -> int:
     project = os.environ.get("TW_BQ_PROJECT")
     if not project:
         raise TenantAccessError("tenant access on BigQuery: TW_BQ_PROJECT is not set")
-    relations = tenant_relations(settings)
+    # The marts the last BigQuery build's platform profile published (its manifest).
+    relations = profile_doors(settings, "bigquery").published
     tables = {r.name: f"{project}.{r.source_schema}.{r.source_name}" for r in relations}
     policies = compile_policies(relations, tables, config)
     keyfile = os.environ.get("TW_BQ_KEYFILE")

@@ -1,7 +1,17 @@
-"""What a tenant may see: the tenant-facing relations, declared as data in catalog.yml."""
+"""What a tenant may see: the tenant-facing relations, declared as data in catalog.yml.
+
+The catalog lists every relation any platform profile may publish; a profile builds only the
+marts its entities allow (a chatbot platform has no orders, a food hub no messages). What the
+active profile builds comes from dbt's manifest of the warehouse's last dbt invocation (models
+it disables are under `disabled`): `profile_doors` splits the catalog into the relations the
+profile publishes and the ones it leaves out, which every door (tenant views, readers, exports,
+statements, the dashboard, BigQuery policies) skips. Without a manifest (no dbt run from this
+TW_HOME yet) nothing is known to be left out and the doors serve what exists in the warehouse.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -47,6 +57,89 @@ class TenantRelation:
     def qualified_name(self) -> str:
         """How server-written SQL names it: tenant.<name>."""
         return f"{TENANT_SCHEMA}.{self.name}"
+
+
+@dataclass(frozen=True)
+class ProfileModels:
+    """The models dbt's manifest says the active platform profile builds (enabled) and the ones
+    it switches off (disabled: its entities do not allow them)."""
+
+    enabled: frozenset[str]
+    disabled: frozenset[str]
+    # model name -> `schema.alias` where the build wrote it (dev targets: prefixed schemas)
+    relations: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_manifest(cls, manifest: dict[str, Any]) -> ProfileModels:
+        models = [n for n in manifest.get("nodes", {}).values() if n.get("resource_type") == "model"]
+        enabled = {n["name"] for n in models}
+        disabled = {n["name"] for versions in manifest.get("disabled", {}).values()
+                    for n in versions if n.get("resource_type") == "model"}
+        relations = tuple(sorted(
+            (n["name"], f"{n['schema']}.{n.get('alias') or n['name']}")
+            for n in models if n.get("schema")
+        ))  # fmt: skip
+        return cls(frozenset(enabled), frozenset(disabled - enabled), relations)
+
+    def relation_of(self, model: str) -> str | None:
+        """`schema.name` of an enabled model, None when the profile does not build it."""
+        return dict(self.relations).get(model)
+
+
+@dataclass(frozen=True)
+class ProfileDoors:
+    """The catalog split by the active platform profile."""
+
+    published: list[TenantRelation]  # the profile builds their marts (catalog order)
+    left_out: list[TenantRelation]   # the profile disables their marts: no door, no pretence
+
+    def summary(self) -> str:
+        text = f"tenants get {', '.join(r.name for r in self.published) or 'nothing'}"
+        if self.left_out:
+            text += ("; not built by this platform profile: "
+                     + ", ".join(r.name for r in self.left_out))
+        return text
+
+
+def manifest_path(settings: Settings, target: str) -> Path:
+    """Where dbt runs of `target` from this TW_HOME leave their manifest (dbt_runner.dbt_env)."""
+    return Path(os.environ.get("DBT_TARGET_PATH") or settings.home / f"dbt_target_{target}") / (
+        "manifest.json"
+    )
+
+
+def profile_models(settings: Settings, target: str) -> ProfileModels | None:
+    """What the last dbt invocation on `target` built, or None without a readable manifest."""
+    path = manifest_path(settings, target)
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return _profile_models(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _profile_models(path: str, _mtime: int, _size: int) -> ProfileModels | None:
+    try:
+        return ProfileModels.from_manifest(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None  # being rewritten by a dbt run, or not a manifest: nothing known
+
+
+def split_relations(
+    relations: list[TenantRelation], models: ProfileModels | None
+) -> ProfileDoors:
+    """Relations whose model the profile disables are left out; every other one is published
+    (a model the manifest does not know at all stays published, so its absence is reported)."""
+    if models is None:
+        return ProfileDoors(list(relations), [])
+    left_out = [r for r in relations if r.source_name in models.disabled]
+    return ProfileDoors([r for r in relations if r not in left_out], left_out)
+
+
+def profile_doors(settings: Settings, target: str) -> ProfileDoors:
+    """The catalog split by the platform profile the warehouse `target` was last built with."""
+    return split_relations(tenant_relations(settings), profile_models(settings, target))
 
 
 def catalog_path() -> Path:

@@ -13,6 +13,7 @@ from rich_argparse import RichHelpFormatter
 
 from tenant_warehouse.settings import Settings
 from tenant_warehouse.tenants import registry
+from tenant_warehouse.tenants.catalog import profile_doors
 from tenant_warehouse.tenants.config import load_tenants_config
 from tenant_warehouse.tenants.errors import TenantError
 from tenant_warehouse.tenants.ids import normalize_tenant_id, role_name
@@ -101,8 +102,10 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
             else "n/a",
         ])  # fmt: skip
     headers = ["tenant", "role", "declared", "login stored", "postgres role"]
+    # Which relations every tenant gets with the platform profile the warehouse was built with.
+    doors = profile_doors(settings, args.warehouse).summary()
     if sys.stdout.isatty():
-        table = Table(title=f"tenants ({args.warehouse})")
+        table = Table(title=f"tenants ({args.warehouse})", caption=doors)
         for header in headers:
             table.add_column(header)
         for row in rows:
@@ -112,6 +115,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
         print("\t".join(headers))
         for row in rows:
             print("\t".join(row))
+        print(doors, file=sys.stderr)  # stdout stays one tab-separated table
     return 0
 
 
@@ -165,9 +169,11 @@ def cmd_apply(args: argparse.Namespace, settings: Settings) -> int:
     elif args.warehouse == "bigquery":
         from tenant_warehouse.tenants.bigquery_access import apply_policies
 
-        print(f"tenant access: {apply_policies(settings)} BigQuery row access policies in force")
+        print(f"tenant access: {apply_policies(settings)} BigQuery row access policies in force; "
+              f"{profile_doors(settings, 'bigquery').summary()}")
     else:
-        print("tenant access: nothing to apply on DuckDB (each tenant reader builds its own views)")
+        print("tenant access: nothing to apply on DuckDB (each tenant reader builds its own views); "
+              f"{profile_doors(settings, 'duckdb').summary()}")
     return 0
 
 

@@ -7,7 +7,8 @@ Shape (docs/tenants.md):
   Each tenant role `tw_tenant_<instance>_<organization>` is LOGIN, member of that group only,
   never superuser, BYPASSRLS, CREATEROLE or CREATEDB, owns nothing, has no member but the owner
   (a non-superuser owner, which needs CREATEROLE, is made a member so it can SET ROLE to it).
-- `tenant.<name>`: one `security_barrier` view per catalog relation, owned by the warehouse owner,
+- `tenant.<name>`: one `security_barrier` view per catalog relation the platform profile builds
+  (catalog.profile_doors; the others get none), owned by the warehouse owner,
   `select * from marts.<model> where tenant_id in (<tenants mapped to current_user>)`. The filter
   is tied to the role the query runs as, not to a setting: a session variable, `SET ROLE` to the
   group or any other role leaves it with no rows. security_barrier keeps a tenant's own functions
@@ -30,7 +31,7 @@ from tenant_warehouse.tenants.catalog import (
     TENANT_SCHEMA,
     TenantRelation,
     check_publishable,
-    tenant_relations,
+    profile_doors,
 )
 from tenant_warehouse.tenants.errors import TenantAccessError, TenantError
 from tenant_warehouse.tenants.ids import ROLE_PREFIX, normalize_tenant_id, role_name
@@ -48,6 +49,7 @@ class AccessReport:
     views: list[str] = field(default_factory=list)       # tenant.<name> (re)created
     dropped: list[str] = field(default_factory=list)     # views no longer in the catalog
     missing: list[str] = field(default_factory=list)     # catalog relations whose mart is absent
+    left_out: list[str] = field(default_factory=list)    # relations the platform profile lacks
     tenants: int = 0
 
     def summary(self) -> str:
@@ -56,6 +58,8 @@ class AccessReport:
             text += f", dropped {', '.join(self.dropped)}"
         if self.missing:
             text += f"; not built yet: {', '.join(self.missing)}"
+        if self.left_out:
+            text += f"; not built by this platform profile: {', '.join(self.left_out)}"
         return text
 
 
@@ -133,10 +137,12 @@ def ensure_foundation(cursor: Any) -> None:
 def apply_access(settings: Settings, require_all: bool = True) -> AccessReport:
     """Recreate every tenant view and check the roles (after every build). TenantAccessError
     when a published mart is missing (require_all) or a tenant role has become unsafe."""
-    relations = tenant_relations(settings)
+    doors = profile_doors(settings, "postgres")
     with owner_connection() as connection, connection.cursor() as cursor:
         ensure_foundation(cursor)
-        report = _apply_views(cursor, relations)
+        # Relations the profile leaves out get no view (one left from before is dropped).
+        report = _apply_views(cursor, doors.published)
+        report.left_out = [relation.name for relation in doors.left_out]
         report.tenants = len(_check_roles(cursor))
     if require_all and report.missing:
         raise TenantAccessError(
@@ -351,7 +357,7 @@ def granted_roles() -> list[TenantRole]:
 
 def views_in_place(settings: Settings) -> bool:
     """Every catalog relation has its view in schema `tenant` (cheap, no locks)."""
-    wanted = {relation.name for relation in tenant_relations(settings)}
+    wanted = {relation.name for relation in profile_doors(settings, "postgres").published}
     with owner_connection() as connection, connection.cursor() as cursor:
         cursor.execute(
             "select table_name from information_schema.views where table_schema = %s",

@@ -135,3 +135,25 @@ def test_offline_check_writes_the_policies_and_reports_config_mistakes(
     monkeypatch.setenv("TW_TENANTS_FILE", str(tmp_path / "gone.yml"))
     [(path, problem)] = offline_check(tw_settings, manifest_for(tw_settings), tmp_path)
     assert "gone.yml: tenants file not found" in problem
+
+
+def test_marts_the_profile_disables_get_no_policy_and_no_problem(
+    tw_settings: Settings, config: TenantsConfig, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.tenants.profile_fixture import ORDER_MARTS, ORDER_RELATIONS, disable_models
+
+    manifest = disable_models(manifest_for(tw_settings), ORDER_MARTS)
+    compiled, problems = check_manifest(tw_settings, manifest, config)
+    assert problems == []
+    tables = {policy.table for policy in parse_policies(compiled)}
+    assert f"{PROJECT}.marts.fct_messages" in tables
+    assert not {t for t in tables if t.rsplit(".", 1)[1] in ORDER_MARTS}
+    # The policies' file says which relations tenants get and which the profile leaves out.
+    monkeypatch.delenv("TW_TENANTS_FILE", raising=False)
+    monkeypatch.setattr("tenant_warehouse.tenants.config.DEFAULT_PATH", tmp_path / "absent.yml")
+    assert offline_check(tw_settings, manifest, tmp_path) == []
+    header = (tmp_path / "tenant_row_access_policies.sql").read_text().splitlines()[0]
+    assert header.startswith("-- tenants get organization, contacts, messages")
+    assert all(name in header.split("not built by this platform profile:")[1]
+               for name in ORDER_RELATIONS)
