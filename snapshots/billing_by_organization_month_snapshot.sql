@@ -8,6 +8,7 @@
 
 {{
     config(
+        enabled=platform_has('orders') and platform_has('plan_prices'),
         unique_key=['tenant_id', 'month_start'],
         strategy='check',
         check_cols=['plan', 'turnover_cents', 'monthly_fee_cents', 'variable_fee_cents', 'billed_cents'],

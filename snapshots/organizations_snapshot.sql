@@ -28,6 +28,6 @@
         deleted_at,
         is_deleted
 
-    from {{ ref('stg_platform__organizations') }}
+    from {{ ref('contract_organizations') }}
 
 {% endsnapshot %}

@@ -23,6 +23,29 @@ from tenant_warehouse.settings import PROJECT_DIR, Settings
 # dbt's templater skips macro files (they are linted through the models that call them), but
 # they are listed so a macro-only .sqlfluffignore mistake or parse error still shows up.
 LINTED_PATHS = ("models", "macros", "snapshots", "tests/dbt", "analyses")
+# A platform profile's SQL compiles only with that profile active (TW_PLATFORM): each is linted
+# in its own run; the product's paths once, with the default profile.
+PROFILE_PATHS = ("models", "macros", "tests")
+DEFAULT_PLATFORM = "reference"
+
+
+def lint_runs(project_dir: Path, paths: Sequence[str] | None) -> list[tuple[str | None, list[str]]]:
+    """(TW_PLATFORM, paths) of each sqlfluff run: the given paths once as the environment has it,
+    else the product's paths and every profile's own."""
+    if paths is not None:
+        return [(None, list(paths))]
+    product = [p for p in LINTED_PATHS if (project_dir / p).is_dir()]
+    platforms_dir = project_dir / "platforms"
+    profiles = sorted(d.name for d in platforms_dir.iterdir() if d.is_dir()) if platforms_dir.is_dir() else []
+    runs: list[tuple[str | None, list[str]]] = []
+    for name in profiles:
+        own = [f"platforms/{name}/{sub}" for sub in PROFILE_PATHS if (platforms_dir / name / sub).is_dir()]
+        shared = product if name == DEFAULT_PLATFORM else []
+        if own or shared:
+            runs.append((name, shared + own))
+    if DEFAULT_PLATFORM not in profiles:
+        runs.insert(0, (None, product))
+    return runs
 LINT_TIMEOUT_SECONDS = 1800
 
 
@@ -68,24 +91,27 @@ def lint_sql(
 ) -> int:
     """Lint (or fix) the project's SQL; returns sqlfluff's exit code (0 when clean)."""
     project_dir = project_dir.resolve()
-    if paths is None:
-        paths = [p for p in LINTED_PATHS if (project_dir / p).is_dir()]
-    with tempfile.TemporaryDirectory(prefix="tw_lint_") as tmp:
-        scratch = Path(tmp)
-        env = dict(os.environ)
-        env.update(
-            TW_TARGET="duckdb",
-            TW_DUCKDB_PATH=str(scratch / "lint.duckdb"),
-            DBT_LOG_PATH=str(settings.home / "dbt_logs"),
-            DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-        )
-        # The config file names the profiles dir; a user's DBT_PROFILES_DIR must not compete.
-        env.pop("DBT_PROFILES_DIR", None)
-        command = lint_command(_override_config(scratch, settings, project_dir), paths, fix)
-        done = subprocess.run(
-            command, cwd=project_dir, env=env, check=False, timeout=LINT_TIMEOUT_SECONDS
-        )
-    return done.returncode
+    worst = 0
+    for platform, run_paths in lint_runs(project_dir, paths):
+        with tempfile.TemporaryDirectory(prefix="tw_lint_") as tmp:
+            scratch = Path(tmp)
+            env = dict(os.environ)
+            env.update(
+                TW_TARGET="duckdb",
+                TW_DUCKDB_PATH=str(scratch / "lint.duckdb"),
+                DBT_LOG_PATH=str(settings.home / "dbt_logs"),
+                DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+            )
+            if platform is not None:
+                env["TW_PLATFORM"] = platform
+            # The config file names the profiles dir; a user's DBT_PROFILES_DIR must not compete.
+            env.pop("DBT_PROFILES_DIR", None)
+            command = lint_command(_override_config(scratch, settings, project_dir), run_paths, fix)
+            done = subprocess.run(
+                command, cwd=project_dir, env=env, check=False, timeout=LINT_TIMEOUT_SECONDS
+            )
+        worst = max(worst, done.returncode)
+    return worst
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,7 @@
 -- Every bill is its fixed fee plus its variable fee, and bills the turnover the turnover mart
 -- reports for the same tenant and month (0 when the month had none).
+{{ config(enabled=platform_has('orders') and platform_has('plan_prices')) }}
+
 with
 
 billing as (

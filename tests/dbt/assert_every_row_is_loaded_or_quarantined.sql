@@ -1,15 +1,17 @@
--- Never lose or duplicate a row: every staging row of the tables the marts are built from is
+-- Never lose or duplicate a row: every contract row of the entities the marts are built from is
 -- either in its mart or in dq_quarantined_rows, exactly once. Returns the rows that are in
 -- neither (times_accounted = 0) or in both (2).
 {#- An audit: reads every row of two layers; cycles run it hourly (cycle_build.py). -#}
 {{ config(tags=['audit']) }}
 
-{%- set tables = [
-    ('organizations', 'organization_id', 'dim_organizations'),
+{%- set tables = [('organizations', 'organization_id', 'dim_organizations')] %}
+{%- for entity, key_column, mart in [
     ('contacts', 'contact_id', 'dim_contacts'),
     ('orders', 'order_id', 'fct_orders'),
     ('messages', 'message_id', 'fct_messages'),
-] %}
+] if platform_has(entity) %}
+    {%- do tables.append((entity, key_column, mart)) %}
+{%- endfor %}
 
 with
 
@@ -20,7 +22,7 @@ staged as (
             instance_id,
             '{{ table_name }}' as table_name,
             {{ key_column }} as row_id
-        from {{ ref('stg_platform__' ~ table_name) }}
+        from {{ ref('contract_' ~ table_name) }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 

@@ -1,5 +1,7 @@
 -- The plan history of an organization has no gap and no overlap: each version ends where the
 -- next one starts, and only the last version may be open (or ended by a hard delete).
+{{ config(enabled=platform_has('orders') and platform_has('plan_prices')) }}
+
 with
 
 versions as (

@@ -24,7 +24,8 @@ UK_ERROR = (
 # monitoring's own models (the platform's tests belong to the dbt suite and cost time here).
 BUILD_SELECTION = [
     "--select", "+marts.observability", "+dim_organizations",
-    "--exclude", "resource_type:test,path:models/staging/platform",
+    "--exclude", "resource_type:test,path:platforms/reference/models/staging",
+    "resource_type:test,path:models/contract", "resource_type:test,path:platforms",
     "resource_type:test,path:models/marts/core", "resource_type:test,path:seeds",
     "resource_type:test,path:tests/dbt",
     "--indirect-selection", "cautious",

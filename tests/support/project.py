@@ -21,6 +21,7 @@ PROJECT_ENTRIES = (
     "snapshots",
     "analyses",
     "tests/dbt",
+    "platforms",
 )
 
 

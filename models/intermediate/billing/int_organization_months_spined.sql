@@ -4,7 +4,10 @@
 -- the organization was already soft-deleted are left out, and the open month if it is
 -- soft-deleted now. month_end_at is the UTC instant the
 -- month ends (the next month's local midnight). An organization with an invalid time zone is
--- billed on its instance's calendar (int_organizations_zoned).
+-- billed on its instance's calendar (int_organizations_zoned). Organizations without a plan
+-- are not billed. Billing needs orders (turnover) and a price list.
+{{ config(enabled=platform_has('orders') and platform_has('plan_prices')) }}
+
 with
 
 organizations as (
@@ -19,11 +22,13 @@ orders as (
 
 ),
 
-messages as (
+{% if platform_has('messages') -%}
+    messages as (
 
-    select * from {{ ref('int_messages_localized') }}
+        select * from {{ ref('int_messages_localized') }}
 
-),
+    ),
+{%- endif %}
 
 activity_updates as (
 
@@ -31,11 +36,13 @@ activity_updates as (
         instance_id,
         updated_at
     from orders
-    union all
-    select
-        instance_id,
-        updated_at
-    from messages
+    {% if platform_has('messages') -%}
+        union all
+        select
+            instance_id,
+            updated_at
+        from messages
+    {%- endif %}
 
 ),
 
@@ -68,6 +75,8 @@ organization_bounds as (
     from organizations
     inner join latest_activity
         on organizations.instance_id = latest_activity.instance_id
+
+    where organizations.plan is not null
 
 ),
 

@@ -1,75 +1,90 @@
 -- What makes a contact active: an inbound message (at created_at) or an order completion (at
 -- completed_at, whatever the order's state is now). One row per activity, with its date on
 -- the three calendars active users are counted on: the organization's, the instance's, UTC.
+-- A platform without orders or without messages has only the other kind of activity.
 {#- A table, not a view: the three active-user marts and its tests all read it in one
     build; its time-zone conversions run once. -#}
-{{ config(materialized='table') }}
+{{ config(materialized='table', enabled=platform_has_any(['orders', 'messages'])) }}
 
 with
 
-orders as (
+{% if platform_has('orders') -%}
+    orders as (
 
-    select * from {{ ref('int_orders_localized') }}
+        select * from {{ ref('int_orders_localized') }}
 
-),
+    ),
+{%- endif %}
 
-messages as (
+{% if platform_has('messages') -%}
+    messages as (
 
-    select * from {{ ref('int_messages_localized') }}
+        select * from {{ ref('int_messages_localized') }}
 
-),
+    ),
+{%- endif %}
 
 instances as (
 
-    select * from {{ ref('instances') }}
+    select * from {{ ref('contract_instances') }}
 
 ),
 
-order_completions as (
+{% if platform_has('orders') -%}
+    order_completions as (
 
-    select
-        instance_id,
-        organization_id,
-        tenant_id,
-        contact_id,
-        'order_completion' as activity_type,
-        order_id as activity_source_id,
-        completed_at as occurred_at,
-        completed_local_date as organization_activity_date
+        select
+            instance_id,
+            organization_id,
+            tenant_id,
+            contact_id,
+            'order_completion' as activity_type,
+            order_id as activity_source_id,
+            completed_at as occurred_at,
+            completed_local_date as organization_activity_date
 
-    from orders
+        from orders
 
-    where
-        completed_at is not null
-        and contact_id is not null
+        where
+            completed_at is not null
+            and contact_id is not null
 
-),
+    ),
+{%- endif %}
 
-inbound_messages as (
+{% if platform_has('messages') -%}
+    inbound_messages as (
 
-    select
-        instance_id,
-        organization_id,
-        tenant_id,
-        contact_id,
-        'inbound_message' as activity_type,
-        message_id as activity_source_id,
-        created_at as occurred_at,
-        created_local_date as organization_activity_date
+        select
+            instance_id,
+            organization_id,
+            tenant_id,
+            contact_id,
+            'inbound_message' as activity_type,
+            message_id as activity_source_id,
+            created_at as occurred_at,
+            created_local_date as organization_activity_date
 
-    from messages
+        from messages
 
-    where
-        direction = 'inbound'
-        and contact_id is not null
+        where
+            direction = 'inbound'
+            and contact_id is not null
 
-),
+    ),
+{%- endif %}
 
 unioned as (
 
-    select * from order_completions
-    union all
-    select * from inbound_messages
+    {% if platform_has('orders') -%}
+        select * from order_completions
+    {%- endif %}
+    {% if platform_has('orders') and platform_has('messages') -%}
+        union all
+    {%- endif %}
+    {% if platform_has('messages') -%}
+        select * from inbound_messages
+    {%- endif %}
 
 ),
 

@@ -7,12 +7,13 @@
     models downstream which rows this invocation wrote. -#}
 {{
     config(
+        enabled=platform_has('messages'),
         materialized='incremental',
         incremental_strategy=upsert_strategy(),
         unique_key=['instance_id', 'message_id'],
         on_schema_change='append_new_columns',
         cluster_by=['instance_id', 'organization_id'],
-        post_hook="{{ delete_rows_missing_from(valid_tenant_rows(ref('stg_platform__messages'), 'message_id'), ['instance_id', 'message_id']) }}",
+        post_hook="{{ delete_rows_missing_from(valid_tenant_rows(ref('contract_messages'), 'message_id'), ['instance_id', 'message_id']) }}",
     )
 }}
 
@@ -22,7 +23,7 @@ with
 
 messages as (
 
-    select * from {{ ref('stg_platform__messages') }}
+    select * from {{ ref('contract_messages') }}
 
 ),
 

@@ -8,12 +8,13 @@
     models downstream which rows this invocation wrote. -#}
 {{
     config(
+        enabled=platform_has('orders'),
         materialized='incremental',
         incremental_strategy=upsert_strategy(),
         unique_key=['instance_id', 'order_id'],
         on_schema_change='append_new_columns',
         cluster_by=['instance_id', 'organization_id'],
-        post_hook="{{ delete_rows_missing_from(valid_tenant_rows(ref('stg_platform__orders'), 'order_id'), ['instance_id', 'order_id']) }}",
+        post_hook="{{ delete_rows_missing_from(valid_tenant_rows(ref('contract_orders'), 'order_id'), ['instance_id', 'order_id']) }}",
     )
 }}
 
@@ -23,7 +24,7 @@ with
 
 orders as (
 
-    select * from {{ ref('stg_platform__orders') }}
+    select * from {{ ref('contract_orders') }}
 
 ),
 

@@ -1,14 +1,16 @@
+{{ config(enabled=platform_has('contacts')) }}
+
 with
 
 contacts as (
 
-    select * from {{ ref('stg_platform__contacts') }}
+    select * from {{ ref('contract_contacts') }}
 
 ),
 
 organizations as (
 
-    select * from {{ ref('stg_platform__organizations') }}
+    select * from {{ ref('contract_organizations') }}
 
 ),
 

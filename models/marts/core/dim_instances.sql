@@ -2,7 +2,7 @@ with
 
 instances as (
 
-    select * from {{ ref('instances') }}
+    select * from {{ ref('contract_instances') }}
 
 ),
 

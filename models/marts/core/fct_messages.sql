@@ -1,5 +1,6 @@
 {{
     config(
+        enabled=platform_has('messages'),
         materialized='incremental',
         incremental_strategy=upsert_strategy(),
         unique_key=['instance_id', 'message_id'],

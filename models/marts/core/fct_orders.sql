@@ -1,5 +1,6 @@
 {{
     config(
+        enabled=platform_has('orders'),
         materialized='incremental',
         incremental_strategy=upsert_strategy(),
         unique_key=['instance_id', 'order_id'],

@@ -1,3 +1,5 @@
+{{ config(enabled=platform_has_any(['orders', 'messages'])) }}
+
 with
 
 activities as (

@@ -1,5 +1,7 @@
 {#- A contact belongs to one instance: the global count is the sum of the instances' counts,
     each (instance, contact) once. -#}
+{{ config(enabled=platform_has_any(['orders', 'messages'])) }}
+
 with
 
 activities as (

@@ -1,3 +1,5 @@
+{{ config(enabled=platform_has('orders') and platform_has('plan_prices')) }}
+
 with
 
 organization_months as (
@@ -20,13 +22,13 @@ turnover as (
 
 instances as (
 
-    select * from {{ ref('instances') }}
+    select * from {{ ref('contract_instances') }}
 
 ),
 
 plans as (
 
-    select * from {{ ref('plans') }}
+    select * from {{ ref('contract_plan_prices') }}
 
 ),
 
@@ -97,6 +99,13 @@ priced as (
         on
             billed_months.plan = plans.plan
             and billed_months.currency = plans.currency
+            -- The price in force on the month's first day: one that starts mid-month applies
+            -- from the next month.
+            and (plans.valid_from is null or billed_months.month_start >= plans.valid_from)
+            and (plans.valid_to is null or billed_months.month_start < plans.valid_to)
+
+    -- A month without a plan (the organization had none) is not billed.
+    where billed_months.plan is not null
 
 ),
 

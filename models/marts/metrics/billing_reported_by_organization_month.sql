@@ -1,3 +1,5 @@
+{{ config(enabled=platform_has('orders') and platform_has('plan_prices')) }}
+
 -- Closed months as they were first reported (the earliest version in the billing snapshot),
 -- next to what the month bills today: a restated month (an order cancelled after the month
 -- closed, a late order) shows is_restated.

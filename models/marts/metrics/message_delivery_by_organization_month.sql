@@ -1,3 +1,5 @@
+{{ config(enabled=platform_has('messages')) }}
+
 with
 
 messages as (

@@ -8,7 +8,7 @@ organizations as (
 
 instances as (
 
-    select * from {{ ref('instances') }}
+    select * from {{ ref('contract_instances') }}
 
 ),
 

@@ -1,3 +1,5 @@
+{{ config(enabled=platform_has('orders')) }}
+
 with
 
 organization_months as (

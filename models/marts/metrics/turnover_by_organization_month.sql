@@ -1,3 +1,5 @@
+{{ config(enabled=platform_has('orders')) }}
+
 with
 
 orders as (
@@ -8,7 +10,7 @@ orders as (
 
 instances as (
 
-    select * from {{ ref('instances') }}
+    select * from {{ ref('contract_instances') }}
 
 ),
 

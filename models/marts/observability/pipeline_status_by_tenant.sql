@@ -1,17 +1,22 @@
 {#-
-    The pipeline's state seen from each tenant: for every organization and raw table, the
-    tenant's rows in the warehouse, when they last changed and were last loaded, and the state
-    of the instance's ingestion of that table (ingestion runs per instance, so every tenant of
-    an instance shares it). Quarantined rows count: they are in the warehouse.
+    The pipeline's state seen from each tenant: for every organization and entity of the
+    contract the platform provides, the tenant's rows in the warehouse, when they last changed
+    and were last loaded, and the state of the instance's ingestion of the raw table the entity
+    is read from (ingestion runs per instance, so every tenant of an instance shares it).
+    Quarantined rows count: they are in the warehouse. table_name is the entity; source_table
+    the raw table.
 -#}
-{%- set platform_tables = ['organizations', 'users', 'contacts', 'orders', 'order_items', 'messages'] -%}
+{%- set platform_tables = ['organizations'] -%}
+{%- for entity in ['users', 'contacts', 'orders', 'order_lines', 'messages'] if platform_has(entity) -%}
+    {%- do platform_tables.append(entity) -%}
+{%- endfor -%}
 
 with
 
 {% for table_name in platform_tables %}
     {{ table_name }} as (
 
-        select * from {{ ref('stg_platform__' ~ table_name) }}
+        select * from {{ ref('contract_' ~ table_name) }}
 
     ),
 
@@ -54,10 +59,11 @@ rows_by_tenant as (
 
 table_names as (
 
-    select '{{ platform_tables[0] }}' as table_name
-    {% for table_name in platform_tables[1:] %}
-        union all
-        select '{{ table_name }}' as table_name
+    {% for table_name in platform_tables %}
+        select
+            '{{ table_name }}' as table_name,
+            '{{ platform_source_table(table_name) }}' as source_table
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),
@@ -68,7 +74,8 @@ tenant_tables as (
         organizations.instance_id,
         organizations.organization_id,
         organizations.tenant_id,
-        table_names.table_name
+        table_names.table_name,
+        table_names.source_table
 
     from organizations
     cross join table_names
@@ -100,7 +107,7 @@ final as (
     left join pipeline_status
         on
             tenant_tables.instance_id = pipeline_status.instance_id
-            and tenant_tables.table_name = pipeline_status.table_name
+            and tenant_tables.source_table = pipeline_status.table_name
 
 )
 

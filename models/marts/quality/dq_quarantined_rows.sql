@@ -1,33 +1,43 @@
 {#-
-    Every staging row kept out of the marts, with why: one reason per row, in the contract's
+    Every contract row kept out of the marts, with why: one reason per row, in the contract's
     precedence: missing_tenant; then unknown_organization (its organization is not in the
-    warehouse); then the row's own reason (negative_money, unknown_state, impossible_date).
-    Nothing is dropped silently: every staging row is in a mart or here
+    warehouse, or is itself quarantined); then the row's own reason (negative_money,
+    unknown_state, impossible_date, or a platform profile's own). table_name is the contract
+    entity. Nothing is dropped silently: every contract row is in a mart or here
     (tests/dbt/assert_every_row_is_loaded_or_quarantined.sql).
     An organization with an invalid time zone is listed too (invalid_time_zone, the value in
     quarantined_value) but is_kept_in_marts: it stays in dim_organizations and its rows count
     on its instance's time zone (int_organizations_zoned).
 -#}
-{%- set tenant_tables = [
+{%- set tenant_tables = [] -%}
+{%- for entity, key_column in [
     ('users', 'user_id'),
     ('contacts', 'contact_id'),
     ('orders', 'order_id'),
-    ('order_items', 'order_item_id'),
+    ('order_lines', 'order_line_id'),
     ('messages', 'message_id'),
-] -%}
+] if platform_has(entity) -%}
+    {%- do tenant_tables.append((entity, key_column)) -%}
+{%- endfor -%}
 
 with
 
 organizations as (
 
-    select * from {{ ref('stg_platform__organizations') }}
+    select * from {{ ref('contract_organizations') }}
+
+),
+
+zoned_organizations as (
+
+    select * from {{ ref('int_organizations_zoned') }}
 
 ),
 
 {% for table_name, key_column in tenant_tables %}
     {{ table_name }} as (
 
-        select * from {{ ref('stg_platform__' ~ table_name) }}
+        select * from {{ ref('contract_' ~ table_name) }}
 
     ),
 
@@ -41,12 +51,28 @@ quarantined_organizations as (
         'organizations' as table_name,
         organization_id as row_id,
         quarantine_reason,
-        time_zone as quarantined_value,
-        quarantine_reason = 'invalid_time_zone' as is_kept_in_marts
+        cast(null as {{ dbt.type_string() }}) as quarantined_value,
+        false as is_kept_in_marts
 
     from organizations
 
     where quarantine_reason is not null
+
+    union all
+
+    select
+        instance_id,
+        organization_id,
+        tenant_id,
+        'organizations' as table_name,
+        organization_id as row_id,
+        'invalid_time_zone' as quarantine_reason,
+        source_time_zone as quarantined_value,
+        true as is_kept_in_marts
+
+    from zoned_organizations
+
+    where is_time_zone_fallback
 
 ),
 
@@ -68,7 +94,7 @@ quarantined_organizations as (
             false as is_kept_in_marts
 
         from {{ table_name }}
-        left join organizations
+        left join zoned_organizations as organizations
             on
                 {{ table_name }}.instance_id = organizations.instance_id
                 and {{ table_name }}.organization_id = organizations.organization_id

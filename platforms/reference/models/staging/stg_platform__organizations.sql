@@ -1,14 +1,9 @@
+-- The source's time zone as it is: the product checks it (int_organizations_zoned).
 with
 
 source as (
 
     select * from {{ source('platform', 'organizations') }}
-
-),
-
-accepted_time_zones as (
-
-    select time_zone from {{ ref('time_zones') }}
 
 ),
 
@@ -57,13 +52,7 @@ final as (
         deleted_at,
         deleted_at is not null as is_deleted,
         extracted_at,
-        dlt_load_id,
-        case
-            when
-                time_zone is null
-                or time_zone not in (select accepted_time_zones.time_zone from accepted_time_zones)
-                then 'invalid_time_zone'
-        end as quarantine_reason
+        dlt_load_id
 
     from deduped
 
