@@ -10,30 +10,51 @@ timestamps are read in the zone the instance stores (reference_platform.samples.
 Rules, with their edges:
 
 - Order classification. States past checkout are complete, canceled, awaiting_return, returned;
-  checkout states are cart, address, delivery, payment. An order is quarantined (left out of
-  every number, listed by `quarantined_orders` with one reason) in this precedence:
-  `unknown_state` (any other state, e.g. `cancelled` with two l), `missing_tenant` (past
-  checkout with no distributor), `negative_money` (total < 0), `impossible_date` (past checkout
-  without completed_at; completed_at before created_at; a year outside 2000-2100). A cart with
-  no distributor is normal (no shop chosen yet) and simply belongs to nobody.
+  checkout states are cart, address, delivery, payment. A checkout-state order with no
+  distributor (a cart whose customer has not chosen a shop yet) is normal and belongs to nobody:
+  it is neither counted nor quarantined. Any other order is quarantined (left out of every
+  number, listed by `quarantined_orders` with one reason) with the first reason that applies:
+  `unknown_state` (any other state, e.g. `cancelled` with two l, or none), `missing_tenant`
+  (no distributor), `negative_money` (total < 0), `impossible_date` (created_at before 2000 or
+  from 2101 on, UTC; past checkout: no completed_at, completed_at before created_at, or
+  completed_at before 2000 or from 2101 on, UTC).
 - Turnover of a distributor and month: `total` (item total plus adjustments: fees, shipping) of
   orders whose CURRENT state is complete or awaiting_return (a return asked for but not received
   has refunded nothing yet); canceled and returned orders count nowhere, in past months too
   (the source keeps no history: freezing reported months is the warehouse's snapshots' job).
-  Month = local month of completed_at in the INSTANCE's time zone: 23:30:00 on the 31st is
-  January, 00:00:00 on the 1st is the new month. Money in minor units, exact (numeric(10,2) x 100).
-  Per instance: the distributors' rows summed. Global, EUR: each instance-month times that
-  month's rate, rounded to the cent half away from zero, then summed.
+  Month = local month of completed_at in the INSTANCE's time zone (enterprises have no zone of
+  their own: the product's "organization zone, null = instance zone" is the instance zone for
+  every OFN enterprise): 23:30:00 on the 31st is January, 00:00:00 on the 1st is the new month.
+  Money in minor units, exact (numeric(10,2) x 100). Per instance: the distributors' rows
+  summed. Global, EUR: each instance-month times that month's rate, rounded to the cent half
+  away from zero, then summed.
 - New enterprises per instance and month of created_at (instance zone), by kind from the CURRENT
   `sells`/`is_primary_producer` (no history exists): hub (sells any), shop (own), producer
-  (none, primary producer), profile (none). New shops to charge = hub + shop.
+  (none, primary producer), profile (anything else). New shops to charge = hub + shop.
 - Billing of a shop (current sells own or any) and month: from the month it was created through
-  the instance's as-of month (local month of the newest created_at or updated_at of its
-  enterprises and orders). Price = the ofn_plans.csv row for (sells, instance currency)
-  whose valid_from <= month start < valid_to (empty valid_to: open); a mid-month valid_from
-  applies from the next month. billed = monthly_fee_cents + round_half_away(turnover_cents *
-  turnover_rate_bps / 10000); a month without turnover pays the fee. An enterprise that stops
-  selling (sells none) drops out of billing for every month, as its turnover does not.
+  the instance's as-of month: the local month of the newest `updated_at` of the instance's
+  valid orders (not quarantined, with a distributor; open orders included). Price = the
+  ofn_plans.csv row for (sells, instance currency) whose valid_from <= month start < valid_to
+  (empty valid_to: open); a mid-month valid_from applies from the next month. billed =
+  monthly_fee_cents + round_half_away(turnover_cents * turnover_rate_bps / 10000); a month
+  without turnover pays the fee. An enterprise that stops selling (sells none) drops out of
+  billing for every month, as its turnover does not.
+- Quarantined line items (`quarantined_order_lines`): the lines of a quarantined order without
+  a distributor (they reach a shop only through their order), reason `missing_tenant`; lines
+  of a cart that belongs to nobody belong to nobody too.
+
+Changes made to agree with the product's rules (docs: the platform contract), each was a
+difference from the first version of this oracle:
+
+- As-of month of billing: was the newest created_at or updated_at of the enterprises and of
+  all orders (quarantined ones included); now the newest updated_at of the valid orders, the
+  product's "latest activity of the instance" (latest updated_at of any valid order).
+- Carts without a distributor were valid orders (they moved the as-of month); they now belong
+  to nobody, as the profile leaves them out of the contract.
+- Quarantine precedence and `impossible_date`: the year bounds are checked on the UTC instant
+  (was the stored wall-clock value's year), created_at is bounds-checked too, and a checkout-
+  state order with a shop is checked for negative money and created_at like any other (it
+  was never checked); the contract's reasons are the same.
 """
 
 from __future__ import annotations
@@ -117,6 +138,7 @@ class OfnSource:
     enterprises: list[Row]
     orders: list[Row]  # valid orders only
     quarantined: list[Row]
+    quarantined_lines: list[Row]
     as_of: datetime | None
 
     @classmethod
@@ -134,26 +156,41 @@ class OfnSource:
                 "SELECT id, sells, is_primary_producer, created_at, updated_at "
                 "FROM enterprises ORDER BY id")
         ]
-        orders, quarantined = [], []
-        stamps = [e["updated_at"] for e in enterprises] + [e["created_at"] for e in enterprises]
+        orders, quarantined, tenantless = [], [], set()
         for i, state, distributor, total, created, updated, completed in database.query(
                 "SELECT id, state, distributor_id, total, created_at, updated_at, completed_at "
                 "FROM spree_orders ORDER BY id"):
             order = {"id": i, "state": state, "distributor_id": distributor, "total": total,
                      "created_at": instant(created), "updated_at": instant(updated),
-                     "completed_at": instant(completed), "completed_naive": completed}
-            stamps += [s for s in (order["created_at"], order["updated_at"]) if s]
+                     "completed_at": instant(completed)}
+            if belongs_to_nobody(order):
+                continue
             reason = classify(order)
             if reason:
                 quarantined.append({"instance_id": instance_id, "order_id": i,
                                     "distributor_id": distributor, "reason": reason})
+                if distributor is None:
+                    tenantless.add(i)
             else:
                 orders.append(order)
+        quarantined_lines = [
+            {"instance_id": instance_id, "order_line_id": line, "order_id": order,
+             "reason": "missing_tenant"}
+            for line, order in database.query(
+                "SELECT id, order_id FROM spree_line_items ORDER BY id")
+            if order in tenantless
+        ]
+        as_of = max((o["updated_at"] for o in orders), default=None)
         return cls(instance_id, seeds.currencies[instance_id], seeds.time_zones[instance_id],
-                   enterprises, orders, quarantined, max(stamps, default=None))
+                   enterprises, orders, quarantined, quarantined_lines, as_of)
 
     def month(self, instant: datetime) -> date:
         return instant.astimezone(zone(self.time_zone)).date().replace(day=1)
+
+
+def belongs_to_nobody(order: Row) -> bool:
+    """A cart (checkout state) whose customer has not chosen a shop yet: nobody's order."""
+    return order["state"] in CHECKOUT_STATES and order["distributor_id"] is None
 
 
 def classify(order: Row) -> str | None:
@@ -161,18 +198,23 @@ def classify(order: Row) -> str | None:
     state = order["state"]
     if state not in CHECKOUT_STATES | FINAL_STATES:
         return "unknown_state"
-    if state in CHECKOUT_STATES:
-        return None
     if order["distributor_id"] is None:
         return "missing_tenant"
     if order["total"] < 0:
         return "negative_money"
-    completed = order["completed_naive"]
-    if completed is None or not MIN_YEAR <= completed.year <= MAX_YEAR:
+    if not possible(order["created_at"]):
         return "impossible_date"
-    if order["completed_at"] < order["created_at"]:
+    if state in CHECKOUT_STATES:
+        return None
+    completed = order["completed_at"]
+    if not possible(completed) or completed < order["created_at"]:
         return "impossible_date"
     return None
+
+
+def possible(instant: datetime | None) -> bool:
+    """A time the warehouse accepts: known, from 2000 and before 2101 (UTC)."""
+    return instant is not None and MIN_YEAR <= instant.astimezone(UTC).year <= MAX_YEAR
 
 
 def minor_units(amount: Decimal) -> int:
@@ -282,4 +324,7 @@ def compute_truth(urls: Mapping[str, str], seeds: OfnSeeds | None = None) -> dic
         "billing_by_shop_month": billing_by_shop_month(sources, by_distributor, seeds),
         "quarantined_orders": sorted((q for s in sources for q in s.quarantined),
                                      key=lambda q: (q["instance_id"], q["order_id"])),
+        "quarantined_order_lines": sorted(
+            (q for s in sources for q in s.quarantined_lines),
+            key=lambda q: (q["instance_id"], q["order_line_id"])),
     }
