@@ -1,4 +1,5 @@
-"""The reference seeds (seeds/*.csv) as Python values, for the oracle."""
+"""The reference seeds as Python values, for the oracle: the profile's own (instances, plans in
+platforms/reference/seeds) and the product's (fx_rates, time_zones in seeds/)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
+PROFILE_SEEDS_DIR = Path(__file__).resolve().parent.parent / "platforms" / "reference" / "seeds"
 
 
 @dataclass(frozen=True)
@@ -34,12 +36,14 @@ class Seeds:
 
     @classmethod
     def load(cls, seeds_dir: Path | None = None) -> Seeds:
+        """Every seed from `seeds_dir` when given, else from where the dbt project has them."""
         folder = Path(seeds_dir or SEEDS_DIR)
-        instances = {r["instance_id"]: InstanceSeed(**r) for r in _read(folder / "instances.csv")}
+        own = Path(seeds_dir or PROFILE_SEEDS_DIR)
+        instances = {r["instance_id"]: InstanceSeed(**r) for r in _read(own / "instances.csv")}
         plans = {
             (r["plan"], r["currency"]): Price(int(r["monthly_fee_cents"]),
                                               int(r["turnover_rate_bps"]))
-            for r in _read(folder / "plans.csv")
+            for r in _read(own / "plans.csv")
         }
         fx_rates = {
             (date.fromisoformat(r["month_start"]), r["currency"]): Decimal(r["rate_to_eur"])
