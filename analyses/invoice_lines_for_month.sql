@@ -1,6 +1,8 @@
 -- Invoice lines of one closed month, as first reported, for the accounting export (`dbt
 -- compile -s invoice_lines_for_month --vars '{invoice_month: "2026-06-01"}'`, then run the
 -- compiled SQL). Organizations billed 0 are left out; restated months are flagged.
+-- Only for platforms that bill (orders and a price list).
+{{ config(enabled=platform_has('orders') and platform_has('plan_prices')) }}
 {%- set invoice_month = var('invoice_month', '2026-06-01') %}
 
 with
