@@ -17,7 +17,11 @@ No BigQuery (or emulator) is reachable, so this gets as close as it can without 
 4. The tenants' row access policies compiled from tenants.yml cover every published mart table
    for every declared tenant, plus the writer's TRUE policy (tenants/bigquery_access.py).
 
-Compiled files stay under $TW_HOME/bigquery_check/ so findings can be looked at.
+The project is compiled with one platform profile (TW_PLATFORM / `warehouse --platform NAME`,
+or `platform=`): its staging and contract models join the product's, and the marts its entities
+do not allow are disabled; `--platform` may be given several times to check each profile.
+Compiled files stay under $TW_HOME/bigquery_check/ (another profile than the settings':
+bigquery_check_<platform>/) so findings can be looked at.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from tenant_warehouse.bigquery_rules import (
     sqlglot_problems,
     suggest_seed_type,
 )
-from tenant_warehouse.settings import PROJECT_DIR, Settings
+from tenant_warehouse.settings import PLATFORM_ENV, PLATFORMS_DIR, PROJECT_DIR, Settings
 
 OFFLINE_PROJECT = "tw-offline-check"
 # A healthy offline compile takes well under a minute; a run that reaches for BigQuery anyway
@@ -363,16 +367,27 @@ def _type_findings(manifest: dict[str, Any]) -> list[Finding]:
     return findings
 
 
-def run_check(settings: Settings, project_dir: Path = PROJECT_DIR) -> CheckReport:
+def run_check(
+    settings: Settings, project_dir: Path = PROJECT_DIR, platform: str | None = None
+) -> CheckReport:
+    """Compile and check the project with platform profile `platform` (default: the settings')."""
     project_dir = project_dir.resolve()
-    work_dir = settings.home / "bigquery_check"
+    platform = platform or settings.platform
+    if not (project_dir / PLATFORMS_DIR.name / platform).is_dir():
+        return CheckReport(findings=[Finding(
+            f"{PLATFORMS_DIR.name}/{platform}", None, "platform",
+            f"no platform profile {platform!r} in {project_dir}",
+        )])  # fmt: skip
+    suffix = "" if platform == settings.platform else f"_{platform}"
+    work_dir = settings.home / f"bigquery_check{suffix}"
     shutil.rmtree(work_dir, ignore_errors=True)
     work_dir.mkdir(parents=True)
     report = CheckReport(work_dir=work_dir)
     compiled: list[tuple[CheckedFile, str]] = []
     with tempfile.TemporaryDirectory(prefix="tw_bq_") as tmp:
         scratch = Path(tmp)
-        env = offline_env(project_dir, scratch, write_throwaway_key(scratch))
+        env = {**offline_env(project_dir, scratch, write_throwaway_key(scratch)),
+               PLATFORM_ENV: platform}
         manifests, report.findings = compile_variants(project_dir, env, work_dir)
         if FULL in manifests:
             manifest = manifests[FULL]
@@ -423,20 +438,27 @@ def main(argv: list[str] | None = None) -> int:
         description="Compile the dbt project for BigQuery offline and check the SQL.",
     )
     parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR)
+    parser.add_argument("--platform", action="append", metavar="NAME",
+                        help="platform profile to compile with (repeatable; default TW_PLATFORM "
+                             "or reference)")
     args = parser.parse_args(argv)
-    report = run_check(Settings.from_env(), args.project_dir)
-    for finding in report.findings:
-        print(finding)
-    variants: dict[str, int] = {}
-    for checked in report.checked:
-        variants[checked.variant] = variants.get(checked.variant, 0) + 1
-    summary = ", ".join(f"{n} {variant}" for variant, n in sorted(variants.items())) or "nothing"
-    verdict = "OK" if report.ok else f"{len(report.findings)} finding(s)"
-    print(
-        f"BigQuery offline check: {verdict}; compiled SQL files checked: {summary} "
-        f"(kept in {report.work_dir})"
-    )
-    return 0 if report.ok else 1
+    settings = Settings.from_env()
+    failed = False
+    for platform in args.platform or [settings.platform]:
+        report = run_check(settings, args.project_dir, platform)
+        for finding in report.findings:
+            print(finding)
+        variants: dict[str, int] = {}
+        for checked in report.checked:
+            variants[checked.variant] = variants.get(checked.variant, 0) + 1
+        summary = ", ".join(f"{n} {variant}" for variant, n in sorted(variants.items())) or "nothing"
+        verdict = "OK" if report.ok else f"{len(report.findings)} finding(s)"
+        print(
+            f"BigQuery offline check ({platform}): {verdict}; compiled SQL files checked: "
+            f"{summary} (kept in {report.work_dir})"
+        )
+        failed = failed or not report.ok
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

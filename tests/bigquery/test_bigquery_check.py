@@ -1,6 +1,9 @@
-"""The offline BigQuery check end to end: the project passes, and broken files make it fail.
+"""The offline BigQuery check end to end: the project passes with every platform profile, and
+broken files make it fail.
 
-A check compiles the project with dbt (~20-30 s here), so it runs once for the whole module.
+A check compiles the project with dbt (~20-30 s here), so it runs once per profile for the whole
+module: the reference profile with the broken files added (their findings are expected, the
+project's own must be none), ofn and glific on a clean copy.
 """
 
 from __future__ import annotations
@@ -22,7 +25,16 @@ from tenant_warehouse.bigquery_check import (
     write_throwaway_key,
 )
 from tenant_warehouse.settings import PROJECT_DIR, Settings
+from tenant_warehouse.tenants.catalog import ProfileModels
 from tests.support.project import copy_dbt_project
+
+# Every platform profile compiles for BigQuery; the marts listed are ones its entities do not
+# allow, which must be disabled (proof the profile, not the default, was compiled).
+PLATFORMS = {
+    "reference": set(),
+    "ofn": {"fct_messages", "message_delivery_by_organization_month"},
+    "glific": {"fct_orders", "turnover_by_organization_month", "billing_by_organization_month"},
+}
 
 # Files added to a copy of the project, each wrong in a way BigQuery rejects, and the rule
 # (and compile variant) that must catch it.
@@ -91,24 +103,62 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> CheckReport:
     return run_check(Settings(home=tmp_path_factory.mktemp("bq_home")), copy)
 
 
+@pytest.fixture(scope="module", params=sorted(PLATFORMS))
+def profile_report(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, CheckReport]:
+    """(platform, its check): the reference profile's is `report` (with the broken files)."""
+    platform = request.param
+    if platform == "reference":
+        return platform, request.getfixturevalue("report")
+    copy = copy_dbt_project(tmp_path_factory.mktemp(f"bq_project_{platform}"))
+    home = tmp_path_factory.mktemp(f"bq_home_{platform}")
+    return platform, run_check(Settings(home=home), copy, platform=platform)
+
+
 def _is_broken_file(path: str) -> bool:
     return Path(path).name.startswith(("bq_broken", "_bq_broken"))
 
 
-def test_project_compiles_clean_for_bigquery(report: CheckReport) -> None:
+def _manifest(report: CheckReport) -> dict:
+    assert report.work_dir is not None
+    return json.loads((report.work_dir / f"target_{FULL}" / "manifest.json").read_text())
+
+
+def test_project_compiles_clean_for_bigquery(profile_report: tuple[str, CheckReport]) -> None:
+    _, report = profile_report
     own = [f for f in report.findings if not _is_broken_file(f.path)]
     assert own == [], "\n" + "\n".join(map(str, own))
 
 
-def test_every_model_and_snapshot_is_checked(report: CheckReport) -> None:
+def test_every_model_and_snapshot_is_checked(profile_report: tuple[str, CheckReport]) -> None:
+    platform, report = profile_report
     checked = {(c.node_path, c.variant) for c in report.checked}
-    for folder in ("models", "snapshots"):
+    manifest = _manifest(report)
+    disabled = {n["original_file_path"] for nodes in manifest.get("disabled", {}).values()
+                for n in nodes}
+    models = ProfileModels.from_manifest(manifest)
+    assert PLATFORMS[platform] <= models.disabled, f"{platform}: {sorted(models.disabled)}"
+    folders = ("models", "snapshots", f"platforms/{platform}/models")
+    for folder in folders:
         for path in sorted((PROJECT_DIR / folder).rglob("*.sql")):
             relative = str(path.relative_to(PROJECT_DIR))
-            assert (relative, FULL) in checked, f"{relative} was not checked"
-    assert "models/bq_broken_incremental.sql" in report.incremental_models
+            if relative not in disabled:
+                assert (relative, FULL) in checked, f"{platform}: {relative} was not checked"
+    # Another profile's models never join the compile.
+    assert all(
+        not c.node_path.startswith("platforms/") or c.node_path.startswith(f"platforms/{platform}/")
+        for c in report.checked
+    )
+    if platform == "reference":
+        assert "models/bq_broken_incremental.sql" in report.incremental_models
     for relative in report.incremental_models:
         assert (relative, INCREMENTAL) in checked, f"{relative} incremental branch not checked"
+
+
+def test_an_unknown_platform_is_one_finding(tmp_path: Path) -> None:
+    report = run_check(Settings(home=tmp_path), PROJECT_DIR, platform="nosuch")
+    assert [(f.path, f.rule) for f in report.findings] == [("platforms/nosuch", "platform")]
 
 
 def test_broken_files_fail_with_each_rule(report: CheckReport) -> None:
