@@ -49,5 +49,6 @@ def _current_rows(url: str, table: str) -> list[dict[str, Any]]:
 
 HOOKS = DemoHooks(
     name="reference", tables=tuple(PLATFORM_TABLE_NAMES), generate=_generate,
-    simulate=_simulate, source_exists=_source_exists, truth=_truth, current_rows=_current_rows,
+    simulate=_simulate, source_exists=_source_exists, truth=_truth, demo_scale=0.02,
+    current_rows=_current_rows,
 )

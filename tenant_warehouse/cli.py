@@ -21,6 +21,8 @@ console = make_console()  # plain, complete lines when not on a terminal
 WAREHOUSE_CHOICES = ("duckdb", "postgres", "bigquery")
 # sysexits EX_TEMPFAIL: another run holds the lock; try again later.
 EXIT_LOCKED = 75
+SCALE_HELP = ("source volume (default: the platform demo's; reference 0.02, where 1.0 is about "
+              "1M messages)")
 
 
 def _names(value: str | None) -> list[str]:
@@ -336,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = command("generate", "Create the demo platform's databases.", cmd_generate)
     _add_common(generate, warehouse=False)
-    generate.add_argument("--scale", type=float, default=0.02, help="1.0 is about 1M messages")
+    generate.add_argument("--scale", type=float, default=None, help=SCALE_HELP)
     generate.add_argument("--seed", type=int, default=1)
     generate.add_argument("--force", action="store_true", help="recreate existing databases")
 
@@ -406,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = command("demo", "Generate (or advance) the demo platform, ingest, build, summarise.",
                    cmd_demo)
     _add_common(demo)
-    demo.add_argument("--scale", type=float, default=0.02)
+    demo.add_argument("--scale", type=float, default=None, help=SCALE_HELP)
     demo.add_argument("--seed", type=int, default=1)
 
     command("lint-sql", "sqlfluff lint over models, macros, snapshots and dbt tests.",

@@ -31,12 +31,15 @@ def source_exists(settings: Settings, instance: str) -> bool:
 
 
 def generate_platform(
-    settings: Settings, instances: list[str], seed: int, scale: float, force: bool = False
+    settings: Settings, instances: list[str], seed: int, scale: float | None,
+    force: bool = False,
 ) -> dict[str, dict[str, int]]:
-    """The platform's demo generator (its registered hooks, tenant_warehouse/platforms.py)."""
+    """The platform's demo generator (its registered hooks, tenant_warehouse/platforms.py);
+    scale None: the demo's own volume."""
     from tenant_warehouse.platforms import demo_hooks
 
     hooks = demo_hooks(settings.platform)
+    scale = hooks.demo_scale if scale is None else scale
     settings.source_dir.mkdir(parents=True, exist_ok=True)
     counts: dict[str, dict[str, int]] = {}
     with _progress() as progress:
@@ -311,7 +314,13 @@ def _run_cycle(
             write.errors.append(f"ingest: {error}")
     step("row counts", lambda: record_row_counts(settings, warehouse, instances, report))
     console.rule("[bold]build")
-    step("freshness", lambda: check_freshness(settings, warehouse))
+    from tenant_warehouse.cycle_build import freshness_due
+
+    if step("freshness due", lambda: freshness_due(settings, report)) is not False:
+        step("freshness", lambda: check_freshness(settings, warehouse))
+    else:
+        console.print("[dim]source freshness: not checked (nothing changed; checked "
+                      "within TW_IDLE_FRESHNESS_MINUTES)[/dim]")
     # After an interrupted command, models may be half-built: build the whole project.
     whole = full_build or bool(write and write.interrupted)
     built = step("build", lambda: cycle_build(settings, warehouse, whole))
@@ -397,7 +406,7 @@ def _find_source_server(settings: Settings) -> None:
 
 
 @exclusive("demo")
-def demo(settings: Settings, warehouse: str, scale: float, seed: int) -> bool:
+def demo(settings: Settings, warehouse: str, scale: float | None, seed: int) -> bool:
     """First run: generate and load everything. Later runs: advance the platform, load the delta."""
     from ingestion.config import load_config
 

@@ -55,6 +55,8 @@ class DemoHooks:
     """(url) -> True when the source at url was generated."""
     truth: Callable[[Mapping[str, str]], dict[str, Rows]]
     """({instance: url}) -> expected rows of every mart the oracle covers, by mart name."""
+    demo_scale: float = 1.0
+    """The generator's volume for `warehouse demo|generate` without --scale."""
     current_rows: Callable[[str, str], Rows] | None = None
     """(url, table) -> the source table's current rows (timestamps as aware UTC datetimes);
     None when the demo has no raw-layer oracle."""
