@@ -42,7 +42,8 @@ def _simulate(platform: Platform, url: str, instance: str, ticks: int, seed: int
     """`ticks` steps of `tick_hours` (the seed is the one the database was generated with)."""
     summary = ""
     for _ in range(ticks):
-        summary = step(platform, url, instance, minutes=tick_hours * 60).summary()
+        report = step(platform, url, instance, minutes=tick_hours * 60)
+        summary = report.summary().removeprefix(f"{instance}: ")
         progress(summary)
     return summary
 
