@@ -4,7 +4,7 @@ A profile is chosen with `warehouse --platform NAME` or TW_PLATFORM (default `re
 `platforms/<name>/tables.yml` is the ingestion config unless --config / TW_CONFIG names another.
 
 The product never imports a demo. `warehouse demo|generate|simulate` and the oracle comparison
-(tenant_warehouse/verify.py) reach a platform's generator, simulator and oracle only through the
+(tests/support/verify.py) reach a platform's generator, simulator and oracle only through the
 Python entry point group `tenant_warehouse.platforms`: a demo package registers, under the
 profile's name, an object (or a function returning one) with the attributes of `DemoHooks`:
 

@@ -8,7 +8,7 @@ Checks count rather than assert, so a scenario can report "0 lost, 0 duplicated"
            yet propagated), and keys whose version (every non-personal column) differs.
 - staging: the same, on the dbt staging views (deduplicated, one row per key), plus the
            quarantine reason of every row.
-- marts:   tenant_warehouse.verify.compare_marts (the oracle) for every metric mart.
+- marts:   tests.support.verify.compare_marts (the oracle) for every metric mart.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from reference_platform.database import Database
 from reference_platform.seeds import Seeds
 from tenant_warehouse.dbt_runner import DbtResult, dbt_env, dbt_executable
 from tenant_warehouse.settings import PROJECT_DIR
-from tenant_warehouse.verify import MartComparison, normalise
 from tenant_warehouse.warehouse_sql import connect, query
 from tests.faults.crash import ChildRun, KillPlan, dbt_stage, ingestion_command, run_child
 from tests.support.pipeline import RAW_TABLES, Pipeline
+from tests.support.verify import MartComparison, normalise
 
 FULL = os.environ.get("TW_FAULT_MATRIX", "").strip().lower() == "full"
 PERSONAL = {"name", "email", "phone", "body"}

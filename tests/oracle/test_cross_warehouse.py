@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tenant_warehouse.postgres import PgServer
-from tenant_warehouse.verify import MART_KEYS, compare_rows, read_mart
 from tenant_warehouse.warehouse_sql import connect
 from tests.oracle.conftest import SCENARIOS, run_scenario
 from tests.support.pg import PgDatabaseFactory
 from tests.support.pipeline import Pipeline, assert_all_match
+from tests.support.verify import MART_KEYS, compare_rows, read_mart
 
 # The DuckDB side reuses the oracle's first scenario (built once per session).
 SEED, SCALE, TICKS = SCENARIOS[0]

@@ -1,7 +1,7 @@
 """A whole pipeline in one object: sources -> dlt -> warehouse -> dbt, on its own TW_HOME.
 
 Oracle, cross-warehouse and fault tests drive it step by step and compare the warehouse with
-the truth computed from the sources (tenant_warehouse.verify).
+the truth computed from the sources (tests/support/verify.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from reference_platform.generator import generate
 from reference_platform.simulator import simulate
 from tenant_warehouse.dbt_runner import DbtResult, run_dbt
 from tenant_warehouse.settings import Settings
-from tenant_warehouse.verify import MartComparison, compare_marts, compare_raw
+from tests.support.verify import MartComparison, compare_marts, compare_raw
 
 # The reference platform's instances, as platforms/reference/tables.yml configures them.
 INSTANCES = ("uk", "au", "fr")

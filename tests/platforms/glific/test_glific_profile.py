@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tenant_warehouse.verify import MART_KEYS, compare_rows
 from tests.platforms.glific.conftest import ABSENT_MARTS, WAREHOUSES, Cycle
+from tests.support.verify import MART_KEYS, compare_rows
 
 Rows = list[dict[str, Any]]
 CASES = [(w, c) for c in (1, 2) for w in WAREHOUSES]

@@ -14,8 +14,8 @@ from decimal import Decimal
 
 import pytest
 
-from tenant_warehouse.verify import compare_rows
 from tests.platforms.ofn.conftest import ABSENT, WAREHOUSES, Cycle, Row
+from tests.support.verify import compare_rows
 
 CYCLES = {"generated": 0, "after_a_day": 1}
 

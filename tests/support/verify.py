@@ -4,7 +4,8 @@ Marts are compared with the oracle of the platform's demo package (its `truth` h
 Python over the application databases, loaded through the entry point group
 `tenant_warehouse.platforms`: tenant_warehouse/platforms.py), raw tables with the sources'
 current rows (its `current_rows` hook). Money compares in cents, counts exactly, rates to 4
-decimals. Used by the oracle, fault and cross-warehouse tests.
+decimals. Test-only (the oracle, fault, cross-warehouse and profile tests), so it lives apart
+from the product package.
 """
 
 from __future__ import annotations
