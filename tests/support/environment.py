@@ -14,6 +14,7 @@ TEST_PII_SALT = "tenant-warehouse-test-salt-not-secret"
 
 # Exported by developers for real runs; tests that need one set it explicitly.
 LEAKY_VARIABLES = (
+    "TW_PLATFORM",
     "TW_DUCKDB_PATH",
     "TW_DEV_DUCKDB_PATH",
     "TW_DEV_SCHEMA",
