@@ -16,6 +16,15 @@ Watermark semantics (kept in the resource's dlt state, which dlt commits with th
 Reconciliation (hard deletes, late commits older than the lag) runs every `reconcile_every`
 runs, or when forced, after the incremental read; see ingestion/reconcile.py.
 
+No-change fast path (`probe_unchanged`, before dlt is involved): when every selected table is
+read incrementally from a database, raw holds rows of every instance and no schema drift is
+seen, the run reads each table's window (the same `cursor >= watermark - lag` statement) and
+drops what raw holds, exactly as above, and, where a reconciliation is due, compares the bucket
+checksums (and the keys of differing buckets) exactly as it would; if nothing is left to load or
+delete anywhere, pipeline.py records the run without running dlt at all. Runs skipped so count
+towards `reconcile_every` (`RunContext.skipped_runs`, added to the state's `runs` by the next
+run that loads), so reconciliation keeps its schedule in an otherwise idle source.
+
 Tables without a change cursor are read whole every run instead:
 - `cursor: none` (with a primary key): each row's digest (shape.row_hashes) is compared with the
   one raw keeps in `_tw_row_hash`; only new and changed rows are loaded, keys gone from the
@@ -27,8 +36,9 @@ Tables without a change cursor are read whole every run instead:
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,6 +106,9 @@ class RunContext:
     # rows quarantined this run (written to raw._tw_quarantine with the run records).
     config: Any = None
     quarantine: list[Any] = field(default_factory=list)
+    # Runs the no-change fast path recorded since the last run that loaded, per resource
+    # (`<instance>__<table>`): they count towards reconcile_every.
+    skipped_runs: dict[str, int] = field(default_factory=dict)
 
     def record(self, instance: str, table: str, is_reconciliation: bool = False) -> RunRecord:
         record = RunRecord(self.run_id, instance, table, is_reconciliation=is_reconciliation)
@@ -114,6 +127,9 @@ def extract_table(
     source problem (it is recorded, and the other tables go on)."""
     record = ctx.record(instance, table.name)
     raw = ctx.raw_stats.get(table.name, {}).get(instance, RawStats(0, None))
+    skipped = ctx.skipped_runs.get(f"{instance}__{table.name}", 0)
+    if skipped:  # committed with this run's load, with the watermark
+        state["runs"] = state.get("runs", 0) + skipped
     if not table.is_incremental:
         yield from _extract_whole(ctx, instance, table, state, record, raw)
         return
@@ -374,6 +390,62 @@ def drop_known(batch: pa.Table, known: pa.Table, table: TableConfig) -> pa.Table
         return batch
     # The join does not keep row order; take the rows back in the order they were read.
     return batch.take(pc.take(unseen, pc.sort_indices(unseen)))
+
+
+def probe_unchanged(
+    ctx: RunContext,
+    states: Callable[[str, str], Mapping[str, Any]],
+    pairs: list[tuple[str, TableConfig]],
+) -> list[RunRecord] | None:
+    """The no-change fast path (module doc): the run records of a run that would load nothing,
+    or None when any (instance, table) may have something to load or cannot be probed (then the
+    normal run decides, and reports any problem). `states(instance, table)` is the resource's dlt
+    state; `pairs` the (instance, table) the run would read, tables resolved for the instance."""
+    records: list[RunRecord] = []
+    for instance, table in pairs:
+        if not table.is_incremental or ctx.since is not None:
+            return None
+        if ctx.config is not None and ctx.config.instance(instance).kind != "database":
+            return None
+        state = states(instance, table.name)
+        watermark = _parse(state.get("cursor"))
+        raw = ctx.raw_stats.get(table.name, {}).get(instance, RawStats(0, None))
+        if watermark is None or raw.rows == 0:
+            return None
+        if raw.highest_cursor is not None and raw.highest_cursor < watermark:
+            watermark = raw.highest_cursor
+        counted = {**state, "runs": state.get("runs", 0)
+                   + ctx.skipped_runs.get(f"{instance}__{table.name}", 0)}
+        reconcile_due = _reconcile_due(ctx.reconcile, table, counted)
+        record = RunRecord(ctx.run_id, instance, table.name)
+        record.cursor_from = watermark - dt.timedelta(seconds=table.lag_seconds)
+        recon: RunRecord | None = None
+        with ctx.readers.open(instance) as reader:
+            columns = reader.column_types(table)
+            if columns is not None:
+                probe = copy.deepcopy(dict(state))
+                if check_drift(reader.engine, instance, table, columns, probe) or probe != state:
+                    return None  # a schema change: the run that loads reports and keeps it
+            reader.check_table(table)
+            known = ctx.destination.versions(table, instance, since=record.cursor_from)
+            for batch in reader.read_changes(table, record.cursor_from):
+                record.rows_extracted += batch.num_rows
+                if batch.num_rows and (not known.num_rows
+                                       or drop_known(batch, known, table).num_rows):
+                    return None
+            if reconcile_due:  # the same bucketed comparison; nothing may differ
+                recon = RunRecord(ctx.run_id, instance, table.name, is_reconciliation=True)
+                recon.buckets = BucketStats()
+                for found in differences(reader, ctx.destination, table, instance,
+                                         stats=recon.buckets):
+                    if len(found.deleted) or len(found.changed):
+                        return None
+                recon.succeed()
+            reader.take_issues()  # reported when these rows were loaded
+        record.cursor_to = watermark
+        record.succeed()
+        records += [record] if recon is None else [record, recon]
+    return records
 
 
 def _reconcile_due(forced: bool | None, table: TableConfig, state: MutableMapping[str, Any]) -> bool:

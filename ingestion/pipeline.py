@@ -4,11 +4,18 @@ Flow: lock -> dlt settings -> sync state with the destination -> load any packag
 left pending -> raw rows and newest cursor per instance -> extract (source problems are recorded
 per table, never raised) -> normalize -> extract the run records -> load both packages ->
 prune local packages. A failed load is recorded by writing the run records again on their own.
+
+No change: before any of dlt's steps, when no package is pending, `extract.probe_unchanged`
+reads every table's window and finds nothing raw lacks: the run then appends its run records
+to raw._tw_ingestion_runs with one INSERT and ends (no extract, normalize or load; no dlt state
+or watermark moves; raw's tables are untouched, so the cycle's build plan skips dbt too). This is
+what makes an idle watch cycle cost ~a query per table instead of a dlt run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import re
@@ -31,10 +38,16 @@ from ingestion.destination import (
     make_destination,
 )
 from ingestion.errors import DestinationError
-from ingestion.extract import ProgressCallback, ProgressEvent, ReaderPool, RunContext
+from ingestion.extract import (
+    ProgressCallback,
+    ProgressEvent,
+    ReaderPool,
+    RunContext,
+    probe_unchanged,
+)
 from ingestion.lock import RunLock
-from ingestion.platform_source import ingestion_runs, platform_source
-from ingestion.run_log import RunRecord, utc_now
+from ingestion.platform_source import SOURCE_NAME, ingestion_runs, platform_source, resource_name
+from ingestion.run_log import RUN_LOG_SCHEMA, RUN_LOG_TABLE, RunRecord, utc_now
 from ingestion.sources.quarantine import quarantine_resource
 from tenant_warehouse.settings import Settings
 
@@ -42,6 +55,10 @@ logger = logging.getLogger(__name__)
 
 PIPELINE_PREFIX = "tenant_warehouse"
 LOCK_FILE = "ingestion.lock"
+# Runs the no-change fast path recorded since the last run that loaded, per resource.
+SKIPPED_RUNS_FILE = "ingestion_skipped_runs.json"
+# Destinations whose run log the fast path can append to with SQL (BigQuery: always dlt).
+FAST_PATH_DESTINATIONS = ("duckdb", "postgres")
 # Loaded packages keep only metadata (jobs are deleted after loading), but a run a minute adds
 # one each; keep the last few for debugging.
 KEEP_LOADED_PACKAGES = 5
@@ -65,6 +82,8 @@ class IngestionReport:
     records: list[RunRecord] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     """Run-level failures (destination, load, run log); per-table ones are in `records`."""
+    unchanged: bool = False
+    """Nothing to load anywhere: recorded without running dlt (the no-change fast path)."""
 
     @property
     def ok(self) -> bool:
@@ -195,6 +214,12 @@ def run_ingestion(
                 dataset_name=settings.raw_schema,
             )
             ctx.destination = DestinationView(pipeline)
+            ctx.skipped_runs = _read_skipped_runs(settings)
+            if _nothing_to_load(ctx, pipeline, destination, selected_instances, selected_tables):
+                _count_skipped_run(settings, ctx)
+                report.unchanged = True
+                report.ended_at = utc_now()
+                return report
             _prepare(pipeline)
             with ctx.destination.connected():
                 ctx.raw_stats = {
@@ -254,8 +279,87 @@ def run_ingestion(
             _fail_loaded(ctx.records, message)
             _write_run_log(pipeline, destination, report)
         _prune_loaded_packages(pipeline)
+        if not report.errors:  # the skipped runs are in the states this load committed
+            (settings.home / SKIPPED_RUNS_FILE).unlink(missing_ok=True)
         report.ended_at = utc_now()
         return report
+
+
+def _nothing_to_load(
+    ctx: RunContext, pipeline: dlt.Pipeline, destination: str, instances: list[str],
+    tables: list[TableConfig],
+) -> bool:
+    """The no-change fast path (module doc): True when the run's records were written without
+    dlt. Any doubt (a pending package, a probe that fails) leaves the decision to the full run."""
+    if destination not in FAST_PATH_DESTINATIONS or ctx.since is not None or ctx.reconcile:
+        return False
+    started = time.perf_counter()
+    try:
+        _remove_unfinished_extracts(pipeline)
+        _finish_interrupted_normalize(pipeline)
+        if pipeline.has_pending_data:
+            return False
+        resources = pipeline.state.get("sources", {}).get(SOURCE_NAME, {}).get("resources", {})
+        pairs = [
+            (instance, ctx.config.for_instance(table, instance) if ctx.config else table)
+            for table in tables for instance in instances
+            if not table.instances or instance in table.instances
+        ]
+        with ctx.destination.connected():
+            ctx.raw_stats = {t.name: ctx.destination.instance_stats(t) for t in tables}
+            records = probe_unchanged(
+                ctx, lambda i, t: resources.get(resource_name(i, t), {}), pairs
+            )
+        if records is None:
+            return False
+        ctx.records.extend(records)
+        _append_run_log(pipeline, records)
+    except Exception as exc:  # the full run reports what is wrong
+        logger.info("no-change probe not conclusive: %s", _explain(exc))
+        ctx.records.clear()
+        return False
+    logger.info("nothing changed: recorded without dlt in %.2f s", time.perf_counter() - started)
+    return True
+
+
+def _append_run_log(pipeline: dlt.Pipeline, records: list[RunRecord]) -> None:
+    """The run records, appended to raw._tw_ingestion_runs by SQL (the columns it has: dlt adds
+    later ones on its next load), in one transaction."""
+    with pipeline.sql_client() as client:
+        table = client.make_qualified_table_name(RUN_LOG_TABLE)
+        with client.execute_query(f"SELECT * FROM {table} WHERE 1 = 0") as cursor:
+            present = {str(column[0]) for column in cursor.description}
+        names = [f.name for f in RUN_LOG_SCHEMA if f.name in present]
+        load_id = f"{time.time():.6f}"  # dlt's form; no dlt load is recorded for it
+        columns = names + [c for c in ("_dlt_load_id", "_dlt_id") if c in present]
+        sql = (f"INSERT INTO {table} ({', '.join(columns)}) "
+               f"VALUES ({', '.join(['%s'] * len(columns))})")
+        with client.begin_transaction():
+            for record in records:
+                row = record.as_row()
+                values = [row[name] for name in names]
+                values += [load_id] if "_dlt_load_id" in present else []
+                values += [uuid.uuid4().hex[:14]] if "_dlt_id" in present else []
+                client.execute_sql(sql, *values)
+
+
+def _read_skipped_runs(settings: Settings) -> dict[str, int]:
+    try:
+        counts = json.loads((settings.home / SKIPPED_RUNS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): int(v) for k, v in counts.items()} if isinstance(counts, dict) else {}
+
+
+def _count_skipped_run(settings: Settings, ctx: RunContext) -> None:
+    counts = dict(ctx.skipped_runs)
+    for record in ctx.records:
+        key = resource_name(record.instance_id, record.table_name)
+        counts[key] = counts.get(key, 0) + 1
+    path = settings.home / SKIPPED_RUNS_FILE
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(counts))
+    temporary.replace(path)
 
 
 def pipeline_name(destination: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -132,28 +131,16 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from tenant_warehouse import operations
 
-    while True:
-        started = time.monotonic()
-        try:
-            ok = operations.run_cycle(
-                settings, args.warehouse, _instances(args.instances), full_build=args.full_build
-            )
-        except IngestionLocked as exc:
-            if not args.watch:
-                raise
-            console.print(f"[yellow]cycle skipped:[/yellow] {exc}")
-            ok = False
-        except Exception:
-            if not args.watch:
-                raise
-            # Whatever broke this cycle, the loop survives it: the next cycle catches up.
-            console.print_exception(max_frames=5)
-            ok = False
-        if not args.watch:
-            return 0 if ok else 1
-        pause = max(0.0, args.watch - (time.monotonic() - started))
-        console.print(f"[dim]next cycle in {pause:.0f} s (Ctrl-C to stop)[/dim]")
-        time.sleep(pause)
+    if args.watch:  # one warm process: imports and dbt's parsed project kept (cycle_build.watch)
+        from tenant_warehouse.cycle_build import watch
+
+        watch(settings, args.warehouse, _instances(args.instances), args.watch,
+              full_build=args.full_build)
+        return 0
+    ok = operations.run_cycle(
+        settings, args.warehouse, _instances(args.instances), full_build=args.full_build
+    )
+    return 0 if ok else 1
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:

@@ -27,7 +27,8 @@ import datetime as dt
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from tenant_warehouse.settings import PROJECT_DIR, Settings
 STATE_FILE = "build_state.json"
 # Code-only nodes a production cycle leaves out (they prove macros and logic, not data).
 CODE_ONLY_EXCLUDES = ["--exclude", "tag:ci", "--exclude-resource-type", "unit_test"]
-PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "seeds", "snapshots", "tests/dbt")
+PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "seeds", "snapshots", "tests/dbt", "platforms")
 AUDIT_EXCLUDE = ["--exclude", "tag:audit"]
 DEFAULT_AUDIT_MINUTES = 60.0
 
@@ -85,14 +86,18 @@ def selection_args(tables: Iterable[str], audits: bool = True) -> list[str]:
 
 def audit_interval() -> dt.timedelta:
     """TW_AUDIT_EVERY_MINUTES: how old the last passed audit may be before a cycle runs them."""
-    text = os.environ.get("TW_AUDIT_EVERY_MINUTES", str(DEFAULT_AUDIT_MINUTES))
+    return dt.timedelta(minutes=_minutes_setting("TW_AUDIT_EVERY_MINUTES", DEFAULT_AUDIT_MINUTES))
+
+
+def _minutes_setting(name: str, default: float) -> float:
+    text = os.environ.get(name, str(default))
     try:
         minutes = float(text)
     except ValueError:
         minutes = -1.0
     if minutes < 0:
-        raise ValueError(f"TW_AUDIT_EVERY_MINUTES must be a number of minutes >= 0, not {text!r}")
-    return dt.timedelta(minutes=minutes)
+        raise ValueError(f"{name} must be a number of minutes >= 0, not {text!r}")
+    return minutes
 
 
 def audit_due(last_audit: str | None, now: dt.datetime | None = None) -> bool:
@@ -198,3 +203,76 @@ def _read_state(settings: Settings) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return state if isinstance(state, dict) else None
+
+
+# --- source freshness in idle cycles -----------------------------------------------------------
+
+FRESHNESS_FILE = "freshness_checked_at"
+DEFAULT_IDLE_FRESHNESS_MINUTES = 5.0
+
+
+def freshness_due(settings: Settings, ingestion_report: Any) -> bool:
+    """Whether this cycle runs `dbt source freshness`: always after an ingestion that ran dlt (or
+    failed), and after one that found nothing changed (its no-change path) only when the last
+    check is older than TW_IDLE_FRESHNESS_MINUTES (default 5): an idle cycle then costs no dbt
+    call, and a source that stopped changing is still checked (and alerted stale) on time."""
+    path = settings.home / FRESHNESS_FILE
+    now = time.time()
+    if getattr(ingestion_report, "unchanged", False):
+        minutes = _minutes_setting("TW_IDLE_FRESHNESS_MINUTES", DEFAULT_IDLE_FRESHNESS_MINUTES)
+        try:
+            last = float(path.read_text())
+        except (OSError, ValueError):
+            last = 0.0
+        if now - last < minutes * 60:
+            return False
+    path.write_text(f"{now:.3f}")
+    return True
+
+
+# --- the warm watch loop: `warehouse run --watch` ----------------------------------------------
+
+
+@dataclass
+class WatchSummary:
+    cycles: int = 0
+    failed: int = 0
+    dbt_parses: list[str] = field(default_factory=list)
+    """why dbt parsed the project in this process: once per target, again when it changed"""
+    dbt_invocations: int = 0
+
+
+def watch(
+    settings: Settings, warehouse: str, instances: list[str] | None, interval: float,
+    full_build: bool = False, cycles: int | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> WatchSummary:
+    """`warehouse run --watch`: one monitored cycle (operations.run_cycle: the warehouse lock,
+    the journal, alerts) every `interval` s, in this one process with dbt warm
+    (dbt_runner.warm_dbt: imports and the parsed manifest kept), `cycles` times or until Ctrl-C.
+    A failed or refused cycle does not stop the loop: the next one catches up (a crash mid-cycle
+    is journaled and the next cycle builds the whole project)."""
+    from ingestion.errors import IngestionLocked
+    from tenant_warehouse.dbt_runner import warm_dbt
+    from tenant_warehouse.operations import console, run_cycle
+
+    summary = WatchSummary()
+    with warm_dbt() as warm:
+        while True:
+            started = time.monotonic()
+            try:
+                ok = run_cycle(settings, warehouse, instances, full_build=full_build)
+            except IngestionLocked as exc:
+                console.print(f"[yellow]cycle skipped:[/yellow] {exc}")
+                ok = False
+            except Exception:
+                console.print_exception(max_frames=5)
+                ok = False
+            summary.cycles += 1
+            summary.failed += 0 if ok else 1
+            summary.dbt_parses, summary.dbt_invocations = list(warm.parses), warm.invocations
+            if cycles is not None and summary.cycles >= cycles:
+                return summary
+            pause = max(0.0, interval - (time.monotonic() - started))
+            console.print(f"[dim]next cycle in {pause:.0f} s (Ctrl-C to stop)[/dim]")
+            sleep(pause)
