@@ -25,7 +25,7 @@ from tenant_warehouse.bigquery_check import (
     write_throwaway_key,
 )
 from tenant_warehouse.settings import PROJECT_DIR, Settings
-from tenant_warehouse.tenants.catalog import ProfileModels
+from tenant_warehouse.tenants.catalog import ProfileModels, split_relations, tenant_relations
 from tests.support.project import copy_dbt_project
 
 # Every platform profile compiles for BigQuery; the marts listed are ones its entities do not
@@ -154,6 +154,26 @@ def test_every_model_and_snapshot_is_checked(profile_report: tuple[str, CheckRep
         assert "models/bq_broken_incremental.sql" in report.incremental_models
     for relative in report.incremental_models:
         assert (relative, INCREMENTAL) in checked, f"{relative} incremental branch not checked"
+
+
+# docs/tenants.md "Per platform profile": the tenant relations each profile does not build.
+LEFT_OUT = {
+    "reference": set(),
+    "ofn": {"messages", "message_delivery_by_organization_month"},
+    "glific": {"orders", "turnover_by_organization_month", "billing_by_organization_month",
+               "billing_reported_by_organization_month"},
+}
+
+
+def test_each_profile_leaves_out_the_tenant_relations_it_does_not_build(
+    profile_report: tuple[str, CheckReport], tmp_path: Path
+) -> None:
+    platform, report = profile_report
+    settings = Settings(home=tmp_path)
+    doors = split_relations(tenant_relations(settings), ProfileModels.from_manifest(_manifest(report)))
+    assert {r.name for r in doors.left_out} == LEFT_OUT[platform]
+    policies = (report.work_dir / "tenant_row_access_policies.sql").read_text()
+    assert policies.splitlines()[0] == f"-- {doors.summary()}"
 
 
 def test_an_unknown_platform_is_one_finding(tmp_path: Path) -> None:
