@@ -39,6 +39,11 @@ Rules, with their edges:
   monthly_fee_cents + round_half_away(turnover_cents * turnover_rate_bps / 10000); a month
   without turnover pays the fee. An enterprise that stops selling (sells none) drops out of
   billing for every month, as its turnover does not.
+- Active customers (the product's active contacts, orders only): distinct customers with an
+  order completion (a valid order with completed_at and a customer, whatever its current
+  state: a canceled order was an activity) per shop and local month, per instance and local
+  month (the instance's zone for both), and per UTC month over all instances (an instance's
+  customer once, then summed: customer ids are per instance).
 - Quarantined line items (`quarantined_order_lines`): the lines of a quarantined order without
   a distributor (they reach a shop only through their order), reason `missing_tenant`; lines
   of a cart that belongs to nobody belong to nobody too.
@@ -157,12 +162,12 @@ class OfnSource:
                 "FROM enterprises ORDER BY id")
         ]
         orders, quarantined, tenantless = [], [], set()
-        for i, state, distributor, total, created, updated, completed in database.query(
-                "SELECT id, state, distributor_id, total, created_at, updated_at, completed_at "
-                "FROM spree_orders ORDER BY id"):
+        for i, state, distributor, total, created, updated, completed, customer in database.query(
+                "SELECT id, state, distributor_id, total, created_at, updated_at, completed_at, "
+                "customer_id FROM spree_orders ORDER BY id"):
             order = {"id": i, "state": state, "distributor_id": distributor, "total": total,
                      "created_at": instant(created), "updated_at": instant(updated),
-                     "completed_at": instant(completed)}
+                     "completed_at": instant(completed), "customer_id": customer}
             if belongs_to_nobody(order):
                 continue
             reason = classify(order)
@@ -310,6 +315,35 @@ def billing_by_shop_month(sources: Iterable[OfnSource], by_distributor: Iterable
     return sorted(rows, key=lambda r: (r["instance_id"], r["enterprise_id"], r["month_start"]))
 
 
+def active_customers(sources: Iterable[OfnSource]) -> dict[str, list[Row]]:
+    """Distinct customers with an order completion (valid order, any current state) per shop
+    and local month, per instance and local month (instance zone both), and globally per UTC
+    month (each instance's customers counted once, then summed)."""
+    by_shop: dict[tuple[str, int, date], set[int]] = defaultdict(set)
+    by_instance: dict[tuple[str, date], set[int]] = defaultdict(set)
+    by_utc_month: dict[date, set[tuple[str, int]]] = defaultdict(set)
+    for source in sources:
+        for order in source.orders:
+            if order["completed_at"] is None or order["customer_id"] is None:
+                continue
+            month = source.month(order["completed_at"])
+            customer = order["customer_id"]
+            by_shop[(source.instance_id, order["distributor_id"], month)].add(customer)
+            by_instance[(source.instance_id, month)].add(customer)
+            by_utc_month[order["completed_at"].date().replace(day=1)].add(
+                (source.instance_id, customer))
+    return {
+        "active_customers_by_shop_month": [
+            {"instance_id": i, "distributor_id": d, "month_start": m, "active_customers": len(c)}
+            for (i, d, m), c in sorted(by_shop.items())],
+        "active_customers_by_instance_month": [
+            {"instance_id": i, "month_start": m, "active_customers": len(c)}
+            for (i, m), c in sorted(by_instance.items())],
+        "active_customers_global_month": [
+            {"month_start": m, "active_customers": len(c)} for m, c in sorted(by_utc_month.items())],
+    }
+
+
 def compute_truth(urls: Mapping[str, str], seeds: OfnSeeds | None = None) -> dict[str, list[Row]]:
     """Every number of the ofn profile for the instances at `urls` ({instance_id: url})."""
     seeds = seeds or OfnSeeds.load()
@@ -322,6 +356,7 @@ def compute_truth(urls: Mapping[str, str], seeds: OfnSeeds | None = None) -> dic
         "turnover_global_month": turnover_global_month(by_instance, seeds),
         "new_enterprises_by_month": new_enterprises_by_month(sources),
         "billing_by_shop_month": billing_by_shop_month(sources, by_distributor, seeds),
+        **active_customers(sources),
         "quarantined_orders": sorted((q for s in sources for q in s.quarantined),
                                      key=lambda q: (q["instance_id"], q["order_id"])),
         "quarantined_order_lines": sorted(

@@ -38,7 +38,8 @@ WAREHOUSES = ("duckdb", "postgres")
 MARTS = (
     "turnover_by_organization_month", "turnover_by_instance_month", "turnover_global_month",
     "new_organizations_by_month", "billing_by_organization_month", "dq_quarantined_rows",
-    "dim_organizations", "fct_orders",
+    "dim_organizations", "fct_orders", "active_users_by_organization", "active_users_by_instance",
+    "active_users_global",
 )
 ABSENT = ("fct_messages", "message_delivery_by_organization_month", "contract_messages")
 Row = dict[str, Any]
