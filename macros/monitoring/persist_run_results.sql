@@ -3,10 +3,11 @@
     snapshots, unit tests, and source freshness checks) to the monitoring table `dbt_results`,
     so every dbt invocation is recorded in the warehouse, whoever ran it and however it ended.
     Batches keep each statement small (BigQuery limits a query's length). Disabled with
-    `--vars '{tw_monitoring_hooks: false}'`.
+    `--vars '{tw_monitoring_hooks: false}'`. Only prod targets record (tw_is_prod_target): a dev
+    build into its own schemas must neither raise nor hide prod's alerts.
 -#}
 {% macro persist_run_results(results) -%}
-    {%- if execute and var('tw_monitoring_hooks', true) and results -%}
+    {%- if execute and var('tw_monitoring_hooks', true) and tw_is_prod_target() and results -%}
         {%- set rows = [] -%}
         {%- for result in results -%}
             {%- do rows.append(monitoring_result_row(result)) -%}
