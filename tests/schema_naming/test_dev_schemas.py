@@ -3,7 +3,8 @@
 Each test stages the hand-written raw layer (tests/dbt_project/raw_fixture.py), puts a sentinel
 in prod's plain schemas (a `marts.dim_organizations` that no build would produce), then builds a
 few models with a dev target (profiles.yml.example `duckdb_dev` / `postgres_dev`): the models
-land in `<TW_DEV_SCHEMA>_<layer>`, and the sentinel is exactly as it was.
+land in `<TW_DEV_SCHEMA>_<layer>`, the sentinel is exactly as it was, and (DuckDB) the dev build
+records nothing in the monitoring run log that prod's alerts read.
 """
 
 from __future__ import annotations
@@ -48,8 +49,11 @@ def test_duckdb_dev_target_builds_prefixed_schemas(tw_settings: Settings, tmp_pa
     with duckdb.connect(database) as connection:
         for statement in SENTINEL:
             connection.execute(statement)
-    build(tw_settings, env, target="duckdb_dev", args=SELECT)
+    # Monitoring hooks on: the dev build's results must not land in prod's run log.
+    build(tw_settings, env, target="duckdb_dev", args=SELECT[:2])
     with duckdb.connect(database, read_only=True) as connection:
+        (recorded,) = connection.execute("select count(*) from raw._tw_dbt_results").fetchone()
+        assert recorded == 0
         schemas = {s for (s,) in connection.execute(
             "select schema_name from information_schema.schemata").fetchall()}
         sentinel = connection.execute("select * from marts.dim_organizations").fetchall()
