@@ -212,6 +212,16 @@ def test_glific_oracle_on_a_handmade_instance(pg_database: PgDatabaseFactory) ->
         {"instance_id": "br", "organization_id": 2, "month_start": FEB, "active_contacts": 1},
         {"instance_id": "br", "organization_id": 3, "month_start": JAN, "active_contacts": 1},
     ]
+    # br's calendar (Sao Paulo): messages 8 (15:30 Jan 31) and 11 (22:00 Jan 31) in January,
+    # 1, 2 and 3 in February; UTC: only message 8 is in January.
+    assert truth["active_contacts_by_instance_month"] == [
+        {"instance_id": "br", "month_start": JAN, "active_contacts": 2},
+        {"instance_id": "br", "month_start": FEB, "active_contacts": 2},
+    ]
+    assert truth["active_contacts_global_month"] == [
+        {"month_start": JAN, "active_contacts": 1},
+        {"month_start": FEB, "active_contacts": 3},
+    ]
 
     def delivery(org: int, month: date, inbound: int, outbound: int, delivered: int, read: int,
                  failed: int, rates: tuple[str, str, str] | None) -> dict:

@@ -24,6 +24,8 @@ source, without the warehouse's code. Rules, with their edges:
   active. The source keeps no history of deletes: an erased contact's messages are gone
   (ON DELETE CASCADE), so it leaves the past months too; a soft-deleted organization keeps its
   numbers until its data is wiped, then has none.
+- Active contacts of an instance and month: the same, distinct per instance, in the INSTANCE's
+  zone; globally: per UTC month, the instances' distinct active contacts summed.
 - Message delivery of an organization and month (same local month of `inserted_at`): outbound
   messages; delivered = `bsp_status` delivered or read; read; failed = `bsp_status` error or
   contact_opt_out (not sent: the contact opted out; the contract's `failed`); rates = count /
@@ -127,6 +129,10 @@ class GlificSource:
         return cls(instance_id, time_zones[instance_id], organizations, messages, quarantined,
                    [o["inserted_at"] for o in organizations.values()])
 
+    def inbound(self) -> list[Row]:
+        """Valid inbound messages: what makes a contact active."""
+        return [m for m in self.messages if m["flow"] == "inbound"]
+
     def month(self, message: Row) -> date:
         org = self.organizations[message["organization_id"]]
         return local_month(message["inserted_at"], org["time_zone"])
@@ -136,13 +142,34 @@ def active_contacts_by_organization_month(sources: Iterable[GlificSource]) -> li
     rows = []
     for source in sources:
         active: dict[tuple[int, date], set[int]] = defaultdict(set)
-        for message in source.messages:
-            if message["flow"] == "inbound":
-                active[(message["organization_id"], source.month(message))].add(
-                    message["contact_id"])
+        for message in source.inbound():
+            active[(message["organization_id"], source.month(message))].add(
+                message["contact_id"])
         rows += [{"instance_id": source.instance_id, "organization_id": o, "month_start": m,
                   "active_contacts": len(c)} for (o, m), c in active.items()]
     return sorted(rows, key=lambda r: (r["instance_id"], r["organization_id"], r["month_start"]))
+
+
+def active_contacts_by_instance_month(sources: Iterable[GlificSource]) -> list[Row]:
+    """Distinct contacts with an inbound message per instance and month of the INSTANCE's zone."""
+    active: dict[tuple[str, date], set[int]] = defaultdict(set)
+    for source in sources:
+        for message in source.inbound():
+            month = local_month(message["inserted_at"], source.time_zone)
+            active[(source.instance_id, month)].add(message["contact_id"])
+    return [{"instance_id": i, "month_start": m, "active_contacts": len(c)}
+            for (i, m), c in sorted(active.items())]
+
+
+def active_contacts_global_month(sources: Iterable[GlificSource]) -> list[Row]:
+    """Per UTC month, every instance's distinct active contacts summed (a contact belongs to one
+    instance)."""
+    active: dict[date, set[tuple[str, int]]] = defaultdict(set)
+    for source in sources:
+        for message in source.inbound():
+            month = local_month(message["inserted_at"], "UTC")
+            active[month].add((source.instance_id, message["contact_id"]))
+    return [{"month_start": m, "active_contacts": len(c)} for m, c in sorted(active.items())]
 
 
 def message_delivery_by_organization_month(sources: Iterable[GlificSource]) -> list[Row]:
@@ -184,6 +211,8 @@ def compute_truth(urls: Mapping[str, str],
     sources = [GlificSource.read(i, url, zones) for i, url in sorted(urls.items())]
     return {
         "active_contacts_by_organization_month": active_contacts_by_organization_month(sources),
+        "active_contacts_by_instance_month": active_contacts_by_instance_month(sources),
+        "active_contacts_global_month": active_contacts_global_month(sources),
         "message_delivery_by_organization_month": message_delivery_by_organization_month(sources),
         "new_organizations_by_month": new_organizations_by_month(sources),
         "quarantined": sorted((q for s in sources for q in s.quarantined),
