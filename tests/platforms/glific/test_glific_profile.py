@@ -27,6 +27,12 @@ def tenant(row: dict[str, Any]) -> str:
     return f"{row['instance_id']}:{row['organization_id']}"
 
 
+def months(row: dict[str, Any]) -> dict[str, Any]:
+    """An oracle row of a month as the active-user marts put it: period 'month', period_start."""
+    shaped = {k: v for k, v in row.items() if k != "month_start"}
+    return {**shaped, "period": "month", "period_start": row["month_start"]}
+
+
 def expected_marts(truth: dict[str, Rows]) -> dict[str, Rows]:
     """The oracle's rows in the marts' shape (tenant_id, period rows)."""
     return {
@@ -34,6 +40,10 @@ def expected_marts(truth: dict[str, Rows]) -> dict[str, Rows]:
             {"tenant_id": tenant(r), "period": "month", "period_start": r["month_start"],
              "active_contacts": r["active_contacts"]}
             for r in truth["active_contacts_by_organization_month"]],
+        "active_users_by_instance": [
+            months(r) for r in truth["active_contacts_by_instance_month"]],
+        "active_users_global": [
+            months(r) for r in truth["active_contacts_global_month"]],
         "message_delivery_by_organization_month": [
             {**{k: v for k, v in r.items() if k not in ("instance_id", "organization_id")},
              "tenant_id": tenant(r)}
@@ -49,8 +59,9 @@ def expected_marts(truth: dict[str, Rows]) -> dict[str, Rows]:
 def actual_marts(cycle: Cycle, warehouse: str) -> dict[str, Rows]:
     marts = cycle.marts[warehouse]
     return {
-        "active_users_by_organization": [r for r in marts["active_users_by_organization"]
-                                         if r["period"] == "month"],
+        **{mart: [r for r in marts[mart] if r["period"] == "month"]
+           for mart in ("active_users_by_organization", "active_users_by_instance",
+                        "active_users_global")},
         "message_delivery_by_organization_month":
             marts["message_delivery_by_organization_month"],
         "new_organizations_by_month": marts["new_organizations_by_month"],
