@@ -39,6 +39,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,6 +110,9 @@ class RunContext:
     # Runs the no-change fast path recorded since the last run that loaded, per resource
     # (`<instance>__<table>`): they count towards reconcile_every.
     skipped_runs: dict[str, int] = field(default_factory=dict)
+    # The source's change counter (SourceReader.change_counter) read right before the fast
+    # path last found the table equal to raw whole, per resource.
+    verified_counters: dict[str, list[int]] = field(default_factory=dict)
 
     def record(self, instance: str, table: str, is_reconciliation: bool = False) -> RunRecord:
         record = RunRecord(self.run_id, instance, table, is_reconciliation=is_reconciliation)
@@ -400,51 +404,74 @@ def probe_unchanged(
     """The no-change fast path (module doc): the run records of a run that would load nothing,
     or None when any (instance, table) may have something to load or cannot be probed (then the
     normal run decides, and reports any problem). `states(instance, table)` is the resource's dlt
-    state; `pairs` the (instance, table) the run would read, tables resolved for the instance."""
+    state; `pairs` the (instance, table) the run would read, tables resolved for the instance.
+    One source connection per instance."""
     records: list[RunRecord] = []
-    for instance, table in pairs:
-        if not table.is_incremental or ctx.since is not None:
+    with ExitStack() as stack:
+        readers: dict[str, SourceReader] = {}
+        for instance, table in pairs:
+            if not table.is_incremental or ctx.since is not None:
+                return None
+            if ctx.config is not None and ctx.config.instance(instance).kind != "database":
+                return None
+            state = states(instance, table.name)
+            watermark = _parse(state.get("cursor"))
+            raw = ctx.raw_stats.get(table.name, {}).get(instance, RawStats(0, None))
+            if watermark is None or raw.rows == 0:
+                return None
+            if raw.highest_cursor is not None and raw.highest_cursor < watermark:
+                watermark = raw.highest_cursor
+            if instance not in readers:
+                readers[instance] = stack.enter_context(ctx.readers.open(instance))
+            found = _probe_table(ctx, readers[instance], table, state, watermark)
+            if found is None:
+                return None
+            records += found
+    return records
+
+
+def _probe_table(
+    ctx: RunContext, reader: SourceReader, table: TableConfig, state: Mapping[str, Any],
+    watermark: dt.datetime,
+) -> list[RunRecord] | None:
+    """One table of probe_unchanged: its incremental record (and reconciliation record when one
+    is due), or None when the run would load or delete something."""
+    instance = reader.instance
+    counted = {**state, "runs": state.get("runs", 0)
+               + ctx.skipped_runs.get(f"{instance}__{table.name}", 0)}
+    record = RunRecord(ctx.run_id, instance, table.name)
+    record.cursor_from = watermark - dt.timedelta(seconds=table.lag_seconds)
+    columns = reader.column_types(table)
+    if columns is not None:
+        probe = copy.deepcopy(dict(state))
+        if check_drift(reader.engine, instance, table, columns, probe) or probe != state:
+            return None  # a schema change: the run that loads reports and keeps it
+    reader.check_table(table)
+    known = ctx.destination.versions(table, instance, since=record.cursor_from)
+    for batch in reader.read_changes(table, record.cursor_from):
+        record.rows_extracted += batch.num_rows
+        if batch.num_rows and (not known.num_rows or drop_known(batch, known, table).num_rows):
             return None
-        if ctx.config is not None and ctx.config.instance(instance).kind != "database":
-            return None
-        state = states(instance, table.name)
-        watermark = _parse(state.get("cursor"))
-        raw = ctx.raw_stats.get(table.name, {}).get(instance, RawStats(0, None))
-        if watermark is None or raw.rows == 0:
-            return None
-        if raw.highest_cursor is not None and raw.highest_cursor < watermark:
-            watermark = raw.highest_cursor
-        counted = {**state, "runs": state.get("runs", 0)
-                   + ctx.skipped_runs.get(f"{instance}__{table.name}", 0)}
-        reconcile_due = _reconcile_due(ctx.reconcile, table, counted)
-        record = RunRecord(ctx.run_id, instance, table.name)
-        record.cursor_from = watermark - dt.timedelta(seconds=table.lag_seconds)
-        recon: RunRecord | None = None
-        with ctx.readers.open(instance) as reader:
-            columns = reader.column_types(table)
-            if columns is not None:
-                probe = copy.deepcopy(dict(state))
-                if check_drift(reader.engine, instance, table, columns, probe) or probe != state:
-                    return None  # a schema change: the run that loads reports and keeps it
-            reader.check_table(table)
-            known = ctx.destination.versions(table, instance, since=record.cursor_from)
-            for batch in reader.read_changes(table, record.cursor_from):
-                record.rows_extracted += batch.num_rows
-                if batch.num_rows and (not known.num_rows
-                                       or drop_known(batch, known, table).num_rows):
+    records = [record]
+    if _reconcile_due(ctx.reconcile, table, counted):
+        recon = RunRecord(ctx.run_id, instance, table.name, is_reconciliation=True)
+        resource = f"{instance}__{table.name}"
+        # Read before the comparison: a write after it moves the counter (if its commit came
+        # before, the comparison saw it).
+        counter = reader.change_counter(table)
+        if counter is None or list(counter) != ctx.verified_counters.get(resource):
+            recon.buckets = BucketStats()  # the same bucketed comparison as a reconciliation
+            for found in differences(reader, ctx.destination, table, instance,
+                                     stats=recon.buckets):
+                if len(found.deleted) or len(found.changed):
                     return None
-            if reconcile_due:  # the same bucketed comparison; nothing may differ
-                recon = RunRecord(ctx.run_id, instance, table.name, is_reconciliation=True)
-                recon.buckets = BucketStats()
-                for found in differences(reader, ctx.destination, table, instance,
-                                         stats=recon.buckets):
-                    if len(found.deleted) or len(found.changed):
-                        return None
-                recon.succeed()
-            reader.take_issues()  # reported when these rows were loaded
-        record.cursor_to = watermark
-        record.succeed()
-        records += [record] if recon is None else [record, recon]
+            if counter is not None:
+                ctx.verified_counters[resource] = list(counter)
+        recon.succeed()  # (counter unchanged since the last comparison: nothing written)
+        records.append(recon)
+    reader.take_issues()  # reported when these rows were loaded
+    record.cursor_to = watermark
+    record.succeed()
     return records
 
 

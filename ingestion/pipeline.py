@@ -214,7 +214,7 @@ def run_ingestion(
                 dataset_name=settings.raw_schema,
             )
             ctx.destination = DestinationView(pipeline)
-            ctx.skipped_runs = _read_skipped_runs(settings)
+            _read_skipped_runs(settings, ctx)
             if _nothing_to_load(ctx, pipeline, destination, selected_instances, selected_tables):
                 _count_skipped_run(settings, ctx)
                 report.unchanged = True
@@ -310,10 +310,10 @@ def _nothing_to_load(
             records = probe_unchanged(
                 ctx, lambda i, t: resources.get(resource_name(i, t), {}), pairs
             )
-        if records is None:
-            return False
-        ctx.records.extend(records)
-        _append_run_log(pipeline, records)
+            if records is None:
+                return False
+            ctx.records.extend(records)
+            _append_run_log(pipeline, records)  # borrows the connection open here
     except Exception as exc:  # the full run reports what is wrong
         logger.info("no-change probe not conclusive: %s", _explain(exc))
         ctx.records.clear()
@@ -343,22 +343,25 @@ def _append_run_log(pipeline: dlt.Pipeline, records: list[RunRecord]) -> None:
                 client.execute_sql(sql, *values)
 
 
-def _read_skipped_runs(settings: Settings) -> dict[str, int]:
+def _read_skipped_runs(settings: Settings, ctx: RunContext) -> None:
+    """The fast path's memory since the last run that loaded: runs skipped, source counters."""
     try:
-        counts = json.loads((settings.home / SKIPPED_RUNS_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
-    return {str(k): int(v) for k, v in counts.items()} if isinstance(counts, dict) else {}
+        kept = json.loads((settings.home / SKIPPED_RUNS_FILE).read_text())
+        ctx.skipped_runs = {str(k): int(v) for k, v in kept["skipped"].items()}
+        ctx.verified_counters = {str(k): [int(n) for n in v] for k, v in kept["verified"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        ctx.skipped_runs, ctx.verified_counters = {}, {}
 
 
 def _count_skipped_run(settings: Settings, ctx: RunContext) -> None:
     counts = dict(ctx.skipped_runs)
     for record in ctx.records:
-        key = resource_name(record.instance_id, record.table_name)
-        counts[key] = counts.get(key, 0) + 1
+        if not record.is_reconciliation:
+            key = resource_name(record.instance_id, record.table_name)
+            counts[key] = counts.get(key, 0) + 1
     path = settings.home / SKIPPED_RUNS_FILE
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(counts))
+    temporary.write_text(json.dumps({"skipped": counts, "verified": ctx.verified_counters}))
     temporary.replace(path)
 
 

@@ -111,6 +111,13 @@ class SourceReader(ABC):
         compares every key range instead."""
         return None
 
+    def change_counter(self, table: TableConfig) -> tuple[int, ...] | None:
+        """Cumulative counts of the rows the source database ever inserted, updated and deleted
+        in the table (its own statistics, eventually complete), or None when this reader cannot
+        tell. Unchanged since a moment the table was compared whole: nothing was written to it
+        since, so a due reconciliation has nothing to find (ingestion/extract.py, no-change)."""
+        return None
+
     def column_types(self, table: TableConfig) -> dict[str, str] | None:
         """Declared type of every column of the source table, in table order (None: this reader
         cannot tell, and schema drift is not checked). Raises SourceTableMissing."""

@@ -219,6 +219,18 @@ class PostgresReader(SourceReader):
         self._declared[table.name] = declared
         return declared
 
+    def change_counter(self, table: TableConfig) -> tuple[int, ...] | None:
+        # pg_stat counters count every row written (aborted ones too: only ever more); a backend
+        # reports them within seconds of its commit. Without track_counts they never move.
+        row = self._execute(
+            table,
+            "SELECT current_setting('track_counts') = 'on', n_tup_ins, n_tup_upd, n_tup_del "
+            f"FROM pg_stat_user_tables WHERE relid = to_regclass({_literal(quote(table.name))})",
+        )
+        if not row or not row[0] or None in row[1:]:
+            return None
+        return tuple(int(value) for value in row[1:])
+
     def key_bounds(self, table: TableConfig) -> tuple[int, int, int] | None:
         key = quote(table.primary_key or "")
         row = self._execute(table, f"SELECT min({key}), max({key}), count(*) FROM {quote(table.name)}")
