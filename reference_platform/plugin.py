@@ -25,8 +25,16 @@ def _simulate(url: str, instance: str, ticks: int, seed: int, tick_hours: float,
               progress: Progress) -> str:
     from reference_platform.simulator import simulate
 
-    return str(simulate(url, instance, ticks=ticks, seed=seed, tick_hours=tick_hours,
-                        progress=progress))
+    summary = simulate(url, instance, ticks=ticks, seed=seed, tick_hours=tick_hours,
+                       progress=progress)
+    changes = ", ".join(
+        f"{t} +{summary.inserted[t]}/~{summary.updated[t]}/-{summary.deleted[t]}"
+        for t in PLATFORM_TABLE_NAMES
+        if summary.inserted[t] or summary.updated[t] or summary.deleted[t])
+    ticks_done = (f"tick {summary.last_tick}" if summary.first_tick == summary.last_tick
+                  else f"ticks {summary.first_tick}-{summary.last_tick}")
+    return f"{ticks_done} to {summary.clock_end:%Y-%m-%d %H:%M} UTC: " + (
+        changes or "no changes")
 
 
 def _source_exists(url: str) -> bool:
