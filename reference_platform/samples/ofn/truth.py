@@ -340,7 +340,8 @@ def active_customers(sources: Iterable[OfnSource]) -> dict[str, list[Row]]:
             {"instance_id": i, "month_start": m, "active_customers": len(c)}
             for (i, m), c in sorted(by_instance.items())],
         "active_customers_global_month": [
-            {"month_start": m, "active_customers": len(c)} for m, c in sorted(by_utc_month.items())],
+            {"month_start": m, "active_customers": len(c)}
+            for m, c in sorted(by_utc_month.items())],
     }
 
 

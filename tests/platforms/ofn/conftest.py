@@ -7,13 +7,16 @@ one into DuckDB, one into a PostgreSQL warehouse, each ingesting with TW_CONFIG 
 platforms/ofn/tables.yml and building with TW_PLATFORM=ofn. A cycle is: ingest (with
 reconciliation) -> `dbt build` -> read every mart the tests compare, and compute the oracle
 (reference_platform.samples.ofn.truth) from the sources as they are then. Two cycles: the
-generated history, then a day of activity.
+generated history, then a day of activity plus what the generator never does: in `uk`, an admin
+changes what two enterprises sell (a shop stops selling, a producer starts), which OFN records
+nowhere but in `sells` (so billing and kinds change for every month).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from reference_platform.samples.ofn.truth import compute_truth
 from reference_platform.samples.runner import generate, step
 from tenant_warehouse.postgres import PgServer
 from tenant_warehouse.warehouse_sql import connect, query
+from tests.sample_platforms.raw_compare import pg_execute, pg_query
 from tests.support.pg import PgDatabaseFactory
 from tests.support.pipeline import Pipeline
 
@@ -50,6 +54,22 @@ class Cycle:
     truth: dict[str, list[Row]]
     # warehouse -> relation -> rows; a relation that does not exist maps to None.
     relations: dict[str, dict[str, list[Row] | None]]
+    # Enterprises of `uk` whose `sells` the test changed before this cycle: (stopped, started).
+    resold: tuple[int, int] | None = None
+
+
+def change_what_enterprises_sell(url: str) -> tuple[int, int]:
+    """The oldest shop stops selling (own -> none) and the oldest producer starts (none -> own),
+    stamped a minute before the instance's clock (uk stores UTC). Returns their ids."""
+    (clock,) = pg_query(url, "SELECT value FROM sim_state WHERE key = 'clock'")[0]
+    at = datetime.fromisoformat(clock).astimezone(UTC) - timedelta(minutes=1)
+    stamp = at.replace(tzinfo=None)
+    (shop,) = pg_query(url, "SELECT min(id) FROM enterprises WHERE sells = 'own'")[0]
+    (producer,) = pg_query(
+        url, "SELECT min(id) FROM enterprises WHERE sells = 'none' AND is_primary_producer")[0]
+    update = "UPDATE enterprises SET sells = '{}', updated_at = '{}' WHERE id = {}"
+    pg_execute(url, update.format("none", stamp, shop), update.format("own", stamp, producer))
+    return shop, producer
 
 
 def read_relations(pipeline: Pipeline, names: tuple[str, ...]) -> dict[str, list[Row] | None]:
@@ -83,7 +103,9 @@ def run_cycle(pipelines: dict[str, Pipeline], urls: dict[str, str]) -> Cycle:
 
 
 @pytest.fixture(scope="session")
-def ofn_cycles(tmp_path_factory: pytest.TempPathFactory, pg_server: PgServer) -> Iterator[list[Cycle]]:
+def ofn_cycles(
+    tmp_path_factory: pytest.TempPathFactory, pg_server: PgServer
+) -> Iterator[list[Cycle]]:
     factory = PgDatabaseFactory(pg_server)
     try:
         instances = ofn.PLATFORM.instances
@@ -102,7 +124,9 @@ def ofn_cycles(tmp_path_factory: pytest.TempPathFactory, pg_server: PgServer) ->
         cycles = [run_cycle(pipelines, urls)]
         for instance, url in urls.items():
             step(ofn.PLATFORM, url, instance, minutes=STEP_MINUTES)
+        resold = change_what_enterprises_sell(urls["uk"])
         cycles.append(run_cycle(pipelines, urls))
+        cycles[-1].resold = resold
         yield cycles
     finally:
         factory.drop_all()

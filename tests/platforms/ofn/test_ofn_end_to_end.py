@@ -156,3 +156,18 @@ def test_second_cycle_saw_new_activity(ofn_cycles: list[Cycle]) -> None:
     first, second = (cycle.truth for cycle in ofn_cycles)
     assert len(second["quarantined_orders"]) > len(first["quarantined_orders"])
     assert second["turnover_by_distributor_month"] != first["turnover_by_distributor_month"]
+
+
+def test_a_shop_that_stops_selling_leaves_billing_and_a_producer_that_starts_enters_it(
+    ofn_cycles: list[Cycle],
+) -> None:
+    first, second = ofn_cycles
+    assert second.resold is not None
+    stopped, started = (f"uk:{enterprise}" for enterprise in second.resold)
+
+    def billed(cycle: Cycle) -> set[str]:
+        return {row["tenant_id"] for row in billing(cycle.truth)}
+
+    # The oracle sees the change (so the mart comparisons above prove the warehouse does).
+    assert stopped in billed(first) and stopped not in billed(second)
+    assert started not in billed(first) and started in billed(second)
