@@ -113,6 +113,9 @@ class RunContext:
     # The source's change counter (SourceReader.change_counter) read right before the fast
     # path last found the table equal to raw whole, per resource.
     verified_counters: dict[str, list[int]] = field(default_factory=dict)
+    # (instance, table) the probe found with nothing to load, with their run records: the
+    # normal run leaves them unread (only the others changed).
+    unchanged: dict[tuple[str, str], list[RunRecord]] = field(default_factory=dict)
 
     def record(self, instance: str, table: str, is_reconciliation: bool = False) -> RunRecord:
         record = RunRecord(self.run_id, instance, table, is_reconciliation=is_reconciliation)
@@ -129,11 +132,17 @@ def extract_table(
 ) -> Iterator[pa.Table]:
     """Yield raw batches for one instance's table and update its state; never raises for a
     source problem (it is recorded, and the other tables go on)."""
-    record = ctx.record(instance, table.name)
-    raw = ctx.raw_stats.get(table.name, {}).get(instance, RawStats(0, None))
     skipped = ctx.skipped_runs.get(f"{instance}__{table.name}", 0)
     if skipped:  # committed with this run's load, with the watermark
         state["runs"] = state.get("runs", 0) + skipped
+    probed = ctx.unchanged.get((instance, table.name))
+    if probed is not None:  # nothing to load: its records are the probe's, its state a run more
+        ctx.records.extend(probed)
+        state["runs"] = state.get("runs", 0) + 1
+        ctx.notify(instance, table.name, "done", probed[0].rows_extracted)
+        return
+    record = ctx.record(instance, table.name)
+    raw = ctx.raw_stats.get(table.name, {}).get(instance, RawStats(0, None))
     if not table.is_incremental:
         yield from _extract_whole(ctx, instance, table, state, record, raw)
         return
@@ -400,39 +409,49 @@ def probe_unchanged(
     ctx: RunContext,
     states: Callable[[str, str], Mapping[str, Any]],
     pairs: list[tuple[str, TableConfig]],
-) -> list[RunRecord] | None:
-    """The no-change fast path (module doc): the run records of a run that would load nothing,
-    or None when any (instance, table) may have something to load or cannot be probed (then the
-    normal run decides, and reports any problem). `states(instance, table)` is the resource's dlt
-    state; `pairs` the (instance, table) the run would read, tables resolved for the instance.
-    One source connection per instance."""
-    records: list[RunRecord] = []
+) -> dict[tuple[str, str], list[RunRecord]]:
+    """The no-change fast path (module doc): per (instance, table) with nothing to load or
+    delete, the run records a run would write for it; the pairs left out may have something or
+    cannot be probed (the normal run reads them, and reports any problem). `states(instance,
+    table)` is the resource's dlt state; `pairs` the (instance, table) the run would read, tables
+    resolved for the instance. One source connection per instance; a reader that fails leaves
+    the rest of that instance to the normal run."""
+    unchanged: dict[tuple[str, str], list[RunRecord]] = {}
     with ExitStack() as stack:
-        readers: dict[str, SourceReader] = {}
+        readers: dict[str, SourceReader | None] = {}
         for instance, table in pairs:
             if not table.is_incremental or ctx.since is not None:
-                return None
+                continue
             if ctx.config is not None and ctx.config.instance(instance).kind != "database":
-                return None
+                continue
             state = states(instance, table.name)
             watermark = _parse(state.get("cursor"))
             raw = ctx.raw_stats.get(table.name, {}).get(instance, RawStats(0, None))
             if watermark is None or raw.rows == 0:
-                return None
+                continue
             if raw.highest_cursor is not None and raw.highest_cursor < watermark:
                 watermark = raw.highest_cursor
             if instance not in readers:
-                readers[instance] = stack.enter_context(ctx.readers.open(instance))
-            found = _probe_table(ctx, readers[instance], table, state, watermark)
-            if found is None:
-                return None
-            records += found
-    return records
+                try:
+                    readers[instance] = stack.enter_context(ctx.readers.open(instance))
+                except Exception:
+                    readers[instance] = None
+            reader = readers[instance]
+            if reader is None:
+                continue
+            try:
+                found = _probe_table(ctx, reader, table, state, watermark, raw.rows)
+            except Exception:
+                readers[instance] = None  # the connection may be unusable now
+                continue
+            if found is not None:
+                unchanged[(instance, table.name)] = found
+    return unchanged
 
 
 def _probe_table(
     ctx: RunContext, reader: SourceReader, table: TableConfig, state: Mapping[str, Any],
-    watermark: dt.datetime,
+    watermark: dt.datetime, raw_rows: int,
 ) -> list[RunRecord] | None:
     """One table of probe_unchanged: its incremental record (and reconciliation record when one
     is due), or None when the run would load or delete something."""
@@ -458,7 +477,9 @@ def _probe_table(
         resource = f"{instance}__{table.name}"
         # Read before the comparison: a write after it moves the counter (if its commit came
         # before, the comparison saw it).
+        # Raw's row count beside it: rows lost from raw (by hand) are compared again.
         counter = reader.change_counter(table)
+        counter = None if counter is None else (*counter, raw_rows)
         if counter is None or list(counter) != ctx.verified_counters.get(resource):
             recon.buckets = BucketStats()  # the same bucketed comparison as a reconciliation
             for found in differences(reader, ctx.destination, table, instance,

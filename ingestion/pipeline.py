@@ -9,7 +9,9 @@ No change: before any of dlt's steps, when no package is pending, `extract.probe
 reads every table's window and finds nothing raw lacks: the run then appends its run records
 to raw._tw_ingestion_runs with one INSERT and ends (no extract, normalize or load; no dlt state
 or watermark moves; raw's tables are untouched, so the cycle's build plan skips dbt too). This is
-what makes an idle watch cycle cost ~a query per table instead of a dlt run.
+what makes an idle watch cycle cost ~a query per table instead of a dlt run. When only some
+tables changed, the normal run reads only those: the others keep the probe's records and count
+a run in their state, without being read again.
 """
 
 from __future__ import annotations
@@ -280,7 +282,8 @@ def run_ingestion(
             _write_run_log(pipeline, destination, report)
         _prune_loaded_packages(pipeline)
         if not report.errors:  # the skipped runs are in the states this load committed
-            (settings.home / SKIPPED_RUNS_FILE).unlink(missing_ok=True)
+            _remember(settings, {}, {key: counter for key, counter in ctx.verified_counters.items()
+                                     if tuple(key.split("__", 1)) in ctx.unchanged})
         report.ended_at = utc_now()
         return report
 
@@ -307,16 +310,23 @@ def _nothing_to_load(
         ]
         with ctx.destination.connected():
             ctx.raw_stats = {t.name: ctx.destination.instance_stats(t) for t in tables}
-            records = probe_unchanged(
+            unchanged = probe_unchanged(
                 ctx, lambda i, t: resources.get(resource_name(i, t), {}), pairs
             )
-            if records is None:
+            if len(unchanged) < len(pairs):
+                # Some tables changed: the normal run reads only those (extract_table).
+                ctx.unchanged = unchanged
                 return False
+            records = [r for i, t in pairs for r in unchanged[(i, t.name)]]
             ctx.records.extend(records)
+            for record in records:
+                if not record.is_reconciliation:
+                    ctx.notify(record.instance_id, record.table_name, "done", record.rows_extracted)
             _append_run_log(pipeline, records)  # borrows the connection open here
     except Exception as exc:  # the full run reports what is wrong
         logger.info("no-change probe not conclusive: %s", _explain(exc))
         ctx.records.clear()
+        ctx.unchanged = {}
         return False
     logger.info("nothing changed: recorded without dlt in %.2f s", time.perf_counter() - started)
     return True
@@ -359,9 +369,18 @@ def _count_skipped_run(settings: Settings, ctx: RunContext) -> None:
         if not record.is_reconciliation:
             key = resource_name(record.instance_id, record.table_name)
             counts[key] = counts.get(key, 0) + 1
+    _remember(settings, counts, ctx.verified_counters)
+
+
+def _remember(settings: Settings, skipped: dict[str, int], verified: dict[str, list[int]]) -> None:
+    """Runs skipped since the last load, and each table's counter when it last equalled raw (kept
+    across loads for the tables a load left unread: they still equal raw)."""
     path = settings.home / SKIPPED_RUNS_FILE
+    if not skipped and not verified:
+        path.unlink(missing_ok=True)
+        return
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps({"skipped": counts, "verified": ctx.verified_counters}))
+    temporary.write_text(json.dumps({"skipped": skipped, "verified": verified}))
     temporary.replace(path)
 
 

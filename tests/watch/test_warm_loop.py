@@ -3,6 +3,7 @@ process, dbt run in-process with the parsed project kept, every cycle journaled 
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -112,13 +113,33 @@ def test_a_run_with_no_change_is_recorded_without_dlt_and_leaves_raw_untouched(
         assert not changed_tables(signatures, raw_signatures(settings, "duckdb", tables))
         assert (settings.home / SKIPPED_RUNS_FILE).exists()
 
+        # One row of one table changed: the run loads it and reads no other table again.
+        with sqlite3.connect(fresh.home / "source" / "uk.sqlite") as source:
+            source.execute("UPDATE messages SET status = 'read', updated_at = (SELECT "
+                           "max(updated_at) FROM messages) WHERE id = (SELECT min(id) FROM messages)")
+        orders = _runs(settings, "uk__orders")
+        report = run_ingestion(settings, destination="duckdb")
+        assert report.ok and not report.unchanged and report.rows_loaded == 1, report.summary()
+        assert {(r.instance_id, r.table_name) for r in report.records if r.rows_loaded} == {
+            ("uk", "messages")}
+        assert len({(r.instance_id, r.table_name, r.is_reconciliation)
+                    for r in report.records}) == len(report.records)
+        logged = _count(settings, "select count(*) from raw._tw_ingestion_runs "
+                                  f"where run_id = '{report.run_id}'")
+        assert logged == len(report.records)
+        assert _runs(settings, "uk__orders") == orders + 2  # the skipped run and this one
+        after = _count(settings, "select count(*) from raw._dlt_loads")
+        assert after > loads  # dlt ran: the data's package and the run records'
+        loads = after
+        runs = _runs(settings, "uk__messages")
+
     fresh.simulate(seed=SEED + 100, ticks=1, tick_hours=6)
     with fresh.environment() as settings:
         report = run_ingestion(settings, destination="duckdb")
         assert report.ok and not report.unchanged and report.rows_loaded > 0, report.summary()
         assert _count(settings, "select count(*) from raw._dlt_loads") > loads
-        # The skipped run counts towards reconcile_every: committed with this load's state.
-        assert _runs(settings, "uk__messages") == runs + 2
+        # Every run counts towards reconcile_every, skipped or not: committed with the loads.
+        assert _runs(settings, "uk__messages") == runs + 1
         assert not (settings.home / SKIPPED_RUNS_FILE).exists()
     checks = fresh.check_raw()
     assert checks.ok, checks.describe()
