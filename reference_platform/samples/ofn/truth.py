@@ -15,7 +15,9 @@ Rules, with their edges:
   it is neither counted nor quarantined. Any other order is quarantined (left out of every
   number, listed by `quarantined_orders` with one reason) with the first reason that applies:
   `unknown_state` (any other state, e.g. `cancelled` with two l, or none), `missing_tenant`
-  (no distributor), `negative_money` (total < 0), `impossible_date` (created_at before 2000 or
+  (no distributor), `negative_money` (total < 0), `foreign_currency` (the order's `currency`
+  is set and is not the instance's: its minor units cannot be summed with the others; the ofn
+  profile's own reason), `impossible_date` (created_at before 2000 or
   from 2101 on, UTC; past checkout: no completed_at, completed_at before created_at, or
   completed_at before 2000 or from 2101 on, UTC).
 - Turnover of a distributor and month: `total` (item total plus adjustments: fees, shipping) of
@@ -162,15 +164,18 @@ class OfnSource:
                 "FROM enterprises ORDER BY id")
         ]
         orders, quarantined, tenantless = [], [], set()
-        for i, state, distributor, total, created, updated, completed, customer in database.query(
-                "SELECT id, state, distributor_id, total, created_at, updated_at, completed_at, "
-                "customer_id FROM spree_orders ORDER BY id"):
+        currency = seeds.currencies[instance_id]
+        for i, state, distributor, total, created, updated, completed, customer, money in (
+                database.query(
+                    "SELECT id, state, distributor_id, total, created_at, updated_at, "
+                    "completed_at, customer_id, currency FROM spree_orders ORDER BY id")):
             order = {"id": i, "state": state, "distributor_id": distributor, "total": total,
                      "created_at": instant(created), "updated_at": instant(updated),
-                     "completed_at": instant(completed), "customer_id": customer}
+                     "completed_at": instant(completed), "customer_id": customer,
+                     "currency": money}
             if belongs_to_nobody(order):
                 continue
-            reason = classify(order)
+            reason = classify(order, currency)
             if reason:
                 quarantined.append({"instance_id": instance_id, "order_id": i,
                                     "distributor_id": distributor, "reason": reason})
@@ -198,8 +203,9 @@ def belongs_to_nobody(order: Row) -> bool:
     return order["state"] in CHECKOUT_STATES and order["distributor_id"] is None
 
 
-def classify(order: Row) -> str | None:
-    """The quarantine reason of an order (None when it is valid); see the module docstring."""
+def classify(order: Row, currency: str | None = None) -> str | None:
+    """The quarantine reason of an order of an instance in `currency` (None when it is valid;
+    without `currency` the order's is not checked); see the module docstring."""
     state = order["state"]
     if state not in CHECKOUT_STATES | FINAL_STATES:
         return "unknown_state"
@@ -207,6 +213,8 @@ def classify(order: Row) -> str | None:
         return "missing_tenant"
     if order["total"] < 0:
         return "negative_money"
+    if currency is not None and order.get("currency") not in (None, currency):
+        return "foreign_currency"
     if not possible(order["created_at"]):
         return "impossible_date"
     if state in CHECKOUT_STATES:

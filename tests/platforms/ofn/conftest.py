@@ -7,9 +7,10 @@ one into DuckDB, one into a PostgreSQL warehouse, each ingesting with TW_CONFIG 
 platforms/ofn/tables.yml and building with TW_PLATFORM=ofn. A cycle is: ingest (with
 reconciliation) -> `dbt build` -> read every mart the tests compare, and compute the oracle
 (reference_platform.samples.ofn.truth) from the sources as they are then. Two cycles: the
-generated history, then a day of activity plus what the generator never does: in `uk`, an admin
+generated history, then a day of activity plus what the generator never does, in `uk`: an admin
 changes what two enterprises sell (a shop stops selling, a producer starts), which OFN records
-nowhere but in `sells` (so billing and kinds change for every month).
+nowhere but in `sells` (so billing and kinds change for every month), and a data fix leaves a
+completed order in another currency (quarantined: foreign_currency, the profile's own reason).
 """
 
 from __future__ import annotations
@@ -54,22 +55,34 @@ class Cycle:
     truth: dict[str, list[Row]]
     # warehouse -> relation -> rows; a relation that does not exist maps to None.
     relations: dict[str, dict[str, list[Row] | None]]
-    # Enterprises of `uk` whose `sells` the test changed before this cycle: (stopped, started).
-    resold: tuple[int, int] | None = None
+    # What the test changed in `uk` before this cycle (admin_changes), None before the first.
+    changes: AdminChanges | None = None
 
 
-def change_what_enterprises_sell(url: str) -> tuple[int, int]:
-    """The oldest shop stops selling (own -> none) and the oldest producer starts (none -> own),
-    stamped a minute before the instance's clock (uk stores UTC). Returns their ids."""
+@dataclass(frozen=True)
+class AdminChanges:
+    stopped_selling: int  # enterprise id: own -> none
+    started_selling: int  # enterprise id: none -> own
+    foreign_order: int  # order id: currency changed to EUR
+
+
+def admin_changes(url: str) -> AdminChanges:
+    """The oldest shop stops selling (own -> none), the oldest producer starts (none -> own) and
+    the newest complete order is set to EUR, stamped a minute before the instance's clock (uk
+    stores UTC, its currency is GBP)."""
     (clock,) = pg_query(url, "SELECT value FROM sim_state WHERE key = 'clock'")[0]
     at = datetime.fromisoformat(clock).astimezone(UTC) - timedelta(minutes=1)
     stamp = at.replace(tzinfo=None)
     (shop,) = pg_query(url, "SELECT min(id) FROM enterprises WHERE sells = 'own'")[0]
     (producer,) = pg_query(
         url, "SELECT min(id) FROM enterprises WHERE sells = 'none' AND is_primary_producer")[0]
-    update = "UPDATE enterprises SET sells = '{}', updated_at = '{}' WHERE id = {}"
-    pg_execute(url, update.format("none", stamp, shop), update.format("own", stamp, producer))
-    return shop, producer
+    (order,) = pg_query(url, "SELECT max(id) FROM spree_orders WHERE state = 'complete' "
+                             "AND distributor_id IS NOT NULL AND total >= 0")[0]
+    update = "UPDATE {} SET {} = '{}', updated_at = '{}' WHERE id = {}"
+    pg_execute(url, update.format("enterprises", "sells", "none", stamp, shop),
+               update.format("enterprises", "sells", "own", stamp, producer),
+               update.format("spree_orders", "currency", "EUR", stamp, order))
+    return AdminChanges(shop, producer, order)
 
 
 def read_relations(pipeline: Pipeline, names: tuple[str, ...]) -> dict[str, list[Row] | None]:
@@ -124,9 +137,9 @@ def ofn_cycles(
         cycles = [run_cycle(pipelines, urls)]
         for instance, url in urls.items():
             step(ofn.PLATFORM, url, instance, minutes=STEP_MINUTES)
-        resold = change_what_enterprises_sell(urls["uk"])
+        changes = admin_changes(urls["uk"])
         cycles.append(run_cycle(pipelines, urls))
-        cycles[-1].resold = resold
+        cycles[-1].changes = changes
         yield cycles
     finally:
         factory.drop_all()

@@ -126,6 +126,11 @@ def test_every_bad_row_kind_is_quarantined_with_its_reason(ofn_cycles: list[Cycl
     assert reasons >= {("orders", "missing_tenant"), ("orders", "negative_money"),
                        ("orders", "unknown_state"), ("orders", "impossible_date"),
                        ("order_lines", "missing_tenant")}
+    # The profile's own reason: an order in a currency that is not its instance's.
+    changes = ofn_cycles[-1].changes
+    assert changes is not None
+    assert ("uk", "orders", changes.foreign_order, "foreign_currency") in {
+        (r["instance_id"], r["table_name"], r["row_id"], r["quarantine_reason"]) for r in rows}
     valid_orders = {(r["instance_id"], r["order_id"])
                     for r in ofn_cycles[-1].relations[warehouse]["fct_orders"] or []}
     assert not valid_orders & {(r["instance_id"], r["row_id"]) for r in rows
@@ -162,8 +167,9 @@ def test_a_shop_that_stops_selling_leaves_billing_and_a_producer_that_starts_ent
     ofn_cycles: list[Cycle],
 ) -> None:
     first, second = ofn_cycles
-    assert second.resold is not None
-    stopped, started = (f"uk:{enterprise}" for enterprise in second.resold)
+    assert second.changes is not None
+    stopped = f"uk:{second.changes.stopped_selling}"
+    started = f"uk:{second.changes.started_selling}"
 
     def billed(cycle: Cycle) -> set[str]:
         return {row["tenant_id"] for row in billing(cycle.truth)}

@@ -7,12 +7,13 @@
 --     refunded nothing: it still counts as turnover); complete and returned keep their name;
 --     any other state (null, `cancelled` with two l...) is quarantined (unknown_state);
 --   * money is numeric(10,2) in currency units: total * 100 is an exact whole number of
---     minor units;
+--     minor units, of the instance's currency: an order in another currency (`currency`) is
+--     quarantined (foreign_currency, this profile's own reason), never summed with the others;
 --   * OFN records no cancellation or return time: cancelled_at and returned_at are null
 --     (completed_at stays set on canceled and returned orders).
 -- Quarantine reasons, the first that applies: unknown_state, missing_tenant, negative_money,
--- impossible_date (created or completed before 2000 or from 2101 on; past checkout without
--- completed_at, or completed before created).
+-- foreign_currency, impossible_date (created or completed before 2000 or from 2101 on; past
+-- checkout without completed_at, or completed before created).
 {%- set checkout_states = "('cart', 'address', 'delivery', 'payment')" %}
 
 with
@@ -20,6 +21,12 @@ with
 orders as (
 
     select * from {{ ref('stg_ofn__orders') }}
+
+),
+
+instances as (
+
+    select * from {{ ref('contract_instances') }}
 
 ),
 
@@ -37,24 +44,27 @@ with_tenant as (
 mapped as (
 
     select
-        instance_id,
-        distributor_id as organization_id,
-        order_id,
-        customer_id as contact_id,
+        with_tenant.instance_id,
+        with_tenant.distributor_id as organization_id,
+        with_tenant.order_id,
+        with_tenant.customer_id as contact_id,
+        with_tenant.created_at,
+        with_tenant.completed_at,
+        with_tenant.updated_at,
+        with_tenant.extracted_at,
+        with_tenant.dlt_load_id,
         case
-            when state in {{ checkout_states }} then 'open'
-            when state in ('complete', 'awaiting_return') then 'complete'
-            when state = 'canceled' then 'cancelled'
-            when state = 'returned' then 'returned'
+            when with_tenant.state in {{ checkout_states }} then 'open'
+            when with_tenant.state in ('complete', 'awaiting_return') then 'complete'
+            when with_tenant.state = 'canceled' then 'cancelled'
+            when with_tenant.state = 'returned' then 'returned'
         end as state,
-        cast(round(total * 100) as {{ dbt.type_bigint() }}) as total_cents,
-        created_at,
-        completed_at,
-        updated_at,
-        extracted_at,
-        dlt_load_id
+        cast(round(with_tenant.total * 100) as {{ dbt.type_bigint() }}) as total_cents,
+        coalesce(with_tenant.currency <> instances.currency, false) as is_foreign_currency
 
     from with_tenant
+    left join instances
+        on with_tenant.instance_id = instances.instance_id
 
 ),
 
@@ -79,6 +89,7 @@ final as (
             when state is null then 'unknown_state'
             when organization_id is null then 'missing_tenant'
             when total_cents < 0 then 'negative_money'
+            when is_foreign_currency then 'foreign_currency'
             when created_at is null then 'impossible_date'
             when
                 created_at < cast('2000-01-01 00:00:00+00' as {{ type_timestamp_utc() }})
