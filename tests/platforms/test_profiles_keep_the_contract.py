@@ -117,3 +117,15 @@ def test_profile_switches_off_what_it_lacks(parsed: tuple[str, dict[str, Any]]) 
         assert (mart in enabled) is expected, f"{platform}: {mart} enabled={mart in enabled}"
         if not expected:
             assert mart in disabled, f"{platform}: {mart} neither enabled nor disabled"
+
+
+def test_profile_raw_tables_are_the_platform_source(parsed: tuple[str, dict[str, Any]]) -> None:
+    """Ingestion lands raw tables as dlt source `platform`, and a cycle rebuilds what changed
+    with `source:platform.<table>+`: a profile declaring its raw tables under another source name
+    would never be rebuilt by a cycle."""
+    platform, manifest = parsed
+    others = sorted(
+        source["unique_id"] for source in manifest["sources"].values()
+        if _in_profile(source) and source["source_name"] != "platform"
+    )  # fmt: skip
+    assert not others, f"{platform}: raw tables must be declared in source 'platform': {others}"

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('ofn', 'customers') }}
+    select * from {{ source('platform', 'customers') }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('ofn', 'enterprises') }}
+    select * from {{ source('platform', 'enterprises') }}
 
 ),
 

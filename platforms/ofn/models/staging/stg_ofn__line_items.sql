@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('ofn', 'spree_line_items') }}
+    select * from {{ source('platform', 'spree_line_items') }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('ofn', 'spree_orders') }}
+    select * from {{ source('platform', 'spree_orders') }}
 
 ),
 

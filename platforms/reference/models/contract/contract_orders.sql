@@ -7,6 +7,16 @@ orders as (
 
 ),
 
+mapped as (
+
+    select
+        *,
+        case when state = 'cart' then 'open' else state end as canonical_state
+
+    from orders
+
+),
+
 final as (
 
     select
@@ -15,7 +25,7 @@ final as (
         tenant_id,
         order_id,
         contact_id,
-        case when state = 'cart' then 'open' else state end as state,
+        canonical_state as state,
         total_cents,
         created_at,
         completed_at,
@@ -26,7 +36,7 @@ final as (
         dlt_load_id,
         quarantine_reason
 
-    from orders
+    from mapped
 
 )
 
