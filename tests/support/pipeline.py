@@ -82,6 +82,15 @@ class Pipeline:
         assert result.ok, result.output[-6000:]
         return result
 
+    def cycle(self) -> None:
+        """One `warehouse run` cycle, as an operator's scheduler runs it: ingestion, then the
+        cycle's build (the whole project the first time, then what depends on the raw tables
+        that changed), alerts."""
+        from tenant_warehouse.operations import run_cycle
+
+        with self.environment() as settings:
+            assert run_cycle(settings, self.warehouse), f"{self.warehouse} cycle failed"
+
     def snapshot(self) -> None:
         """Record the organizations' history now, as a scheduled run between ticks would."""
         if self._snapshot_ready:

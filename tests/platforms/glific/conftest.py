@@ -94,8 +94,7 @@ def erase_contact(url: str) -> list[int]:
 def run_cycle(number: int, pipelines: dict[str, Pipeline], urls: dict[str, str]) -> Cycle:
     marts, present = {}, {}
     for name, pipeline in pipelines.items():
-        pipeline.ingest()
-        pipeline.dbt("build", "--exclude", "tag:ci")
+        pipeline.cycle()
         marts[name], present[name] = read_marts(pipeline)
     return Cycle(number, compute_truth(urls), marts, present)
 

@@ -4,8 +4,10 @@ Three sample Open Food Network instances in PostgreSQL (reference_platform/sampl
 schema subset, deterministic activity with cancellations, returns, hard-deleted carts and
 customers, late commits, a bulk update, month-edge orders and bad rows) feed two pipelines:
 one into DuckDB, one into a PostgreSQL warehouse, each ingesting with TW_CONFIG =
-platforms/ofn/tables.yml and building with TW_PLATFORM=ofn. A cycle is: ingest (with
-reconciliation) -> `dbt build` -> read every mart the tests compare, and compute the oracle
+platforms/ofn/tables.yml and building with TW_PLATFORM=ofn. A cycle is the product's own
+(`warehouse run`: ingestion with reconciliation, then the whole project the first time and only
+what depends on the changed raw tables the second) -> read every mart the tests compare, and
+compute the oracle
 (reference_platform.samples.ofn.truth) from the sources as they are then. Two cycles: the
 generated history, then a day of activity plus what the generator never does, in `uk`: an admin
 changes what two enterprises sell (a shop stops selling, a producer starts), which OFN records
@@ -109,8 +111,7 @@ def read_relations(pipeline: Pipeline, names: tuple[str, ...]) -> dict[str, list
 def run_cycle(pipelines: dict[str, Pipeline], urls: dict[str, str]) -> Cycle:
     relations = {}
     for warehouse, pipeline in pipelines.items():
-        pipeline.ingest(reconcile=True)
-        pipeline.dbt("build", "--exclude", "tag:ci")
+        pipeline.cycle()
         relations[warehouse] = read_relations(pipeline, MARTS + ABSENT)
     return Cycle(compute_truth(urls), relations)
 
