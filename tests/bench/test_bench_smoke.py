@@ -50,7 +50,11 @@ def test_bench_runs_end_to_end_at_tiny_scale(
     assert [(c["scale"], c["kind"]) for c in cycles] == [
         ("0.002", "full"), ("0.002", "incremental"), ("0.002", "no-change")]
     assert all(c["ok"] == "True" for c in cycles), [c["error"] for c in cycles]
-    assert all(float(c["cycle_seconds"]) > 0 and float(c["peak_rss_mb"]) > 0 for c in cycles)
+    assert all(float(c["cycle_seconds"]) > 0 for c in cycles)
+    # Ingestion in a child process, whose peak RSS is measured; the no-change cycle runs in this
+    # process as the warm watch loop does (its RSS is not the ingestion's: not measured).
+    assert all(float(c["peak_rss_mb"]) > 0 for c in cycles if c["kind"] != "no-change")
+    assert [c["ok"] for c in cycles if c["kind"] == "no-change"] == ["True"], cycles
     assert all(int(c["rows_loaded"]) > 0 for c in cycles if c["kind"] != "no-change")
 
     extraction = _rows(folder / "extraction.csv")
