@@ -245,7 +245,7 @@ class WatchSummary:
 def watch(
     settings: Settings, warehouse: str, instances: list[str] | None, interval: float,
     full_build: bool = False, cycles: int | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> WatchSummary:
     """`warehouse run --watch`: one monitored cycle (operations.run_cycle: the warehouse lock,
     the journal, alerts) every `interval` s, in this one process with dbt warm
@@ -257,6 +257,7 @@ def watch(
     from tenant_warehouse.operations import console, run_cycle
 
     summary = WatchSummary()
+    sleep = sleep or time.sleep  # looked up per call: a test (or a caller) may replace it
     with warm_dbt() as warm:
         while True:
             started = time.monotonic()

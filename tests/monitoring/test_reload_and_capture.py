@@ -12,7 +12,7 @@ import pytest
 
 from ingestion.pipeline import run_ingestion
 from reference_platform.generator import generate
-from tenant_warehouse import cli, operations
+from tenant_warehouse import cli, cycle_build, operations
 from tenant_warehouse.monitoring.capture import capture_row_counts, configured_tables
 from tenant_warehouse.monitoring.store import open_warehouse
 from tenant_warehouse.settings import Settings
@@ -113,7 +113,7 @@ def test_watch_survives_a_failed_cycle(monkeypatch: pytest.MonkeyPatch) -> None:
             raise KeyboardInterrupt
 
     monkeypatch.setattr(operations, "run_cycle", cycle)
-    monkeypatch.setattr(cli.time, "sleep", sleep)
+    monkeypatch.setattr(cycle_build.time, "sleep", sleep)
 
     assert cli.main(["run", "--watch", "0.5"]) == 130  # stopped by Ctrl-C, not by the failures
     assert cycles == ["duckdb", "duckdb", "duckdb"]
