@@ -56,10 +56,18 @@ def table(page: Any, name: str) -> list[dict[str, str]]:
 def wait_for_charts(page: Any) -> int:
     """Waits until every chart placeholder was drawn by plotly.js; returns how many there are."""
     count = page.locator("div.chart[data-figure]").count()
+    # Polled on a timer, not on animation frames (which headless Chromium may not schedule), until
+    # every chart is drawn with its traces (plotly.js may draw them after its promise resolves)
+    # or one failed.
     page.wait_for_function(
-        "n => document.querySelectorAll('div.chart[data-rendered=true]').length === n"
-        " || document.querySelector('div.chart[data-rendered=failed]')",
+        """n => {
+            if (document.querySelector('div.chart[data-rendered=failed]')) return true;
+            const charts = [...document.querySelectorAll('div.chart[data-figure]')];
+            return charts.length === n && charts.every(e => e.dataset.rendered === 'true'
+                && e.querySelector('.main-svg') && e.querySelectorAll('.trace').length > 0);
+        }""",
         arg=count,
+        polling=100,
     )
     assert page.locator("div.chart[data-rendered=failed]").count() == 0
     # Each drew its SVG, with at least one trace (bars or line points) in it.
