@@ -46,8 +46,12 @@ NEED_BROWSER := $(if $(filter true,$(CI)),browser,$(if $(shell command -v chromi
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# The browser tests (tests/web) run in their own pytest process: after the rest of the suite in
+# the same process, the first dashboard page drew charts without traces in Debian's Chromium
+# 156.0.8078.114 (alone, and after any single suite we tried, it passes; the cause is not found).
 test: $(STAMP) lint $(NEED_BROWSER)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ignore=tests/web $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/web $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/warehouse bench --scale $(or $(SCALE),1)
