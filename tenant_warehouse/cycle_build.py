@@ -19,6 +19,16 @@ build and in a cycle's build when the last passed audit is older than TW_AUDIT_E
 (default 60); the other cycles leave them out. They prove the pipeline's logic rather than a
 delta's data, so an hourly cadence bounds how long a logic fault can go unseen without paying
 their full scans every minute. A failed audit fails the build, so the next cycle is whole again.
+
+The periodic tier (tag `periodic`: whole-table models no alert, status or minute-path model
+reads, such as the active-users marts, and the whole-table key tests of the big tables, whose
+cycles run `unique_keys_written_last` instead) builds every TW_PERIODIC_EVERY_MINUTES (default
+15; 0 = every cycle). A cycle where it is not due leaves out `tag:periodic+` (the periodic nodes
+and what reads them) and adds the tables it built from to `periodic_pending` in the state; a due
+cycle builds from the changed and the pending tables with the tier in (a pending table that did
+not change again: only its periodic nodes, `source:platform.<t>+,tag:periodic`), and a passed
+one clears them, so a periodic mart is never more than the interval plus a cycle behind and is
+exact when built. A cycle with the audits due has the tier due too (an audit reads its marts).
 """
 
 from __future__ import annotations
@@ -41,6 +51,9 @@ CODE_ONLY_EXCLUDES = ["--exclude", "tag:ci", "--exclude-resource-type", "unit_te
 PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "seeds", "snapshots", "tests/dbt", "platforms")
 AUDIT_EXCLUDE = ["--exclude", "tag:audit"]
 DEFAULT_AUDIT_MINUTES = 60.0
+# The periodic nodes and everything reading them (tests across models, the audits).
+PERIODIC_EXCLUDE = ["--exclude", "tag:periodic+"]
+DEFAULT_PERIODIC_MINUTES = 15.0
 
 Signature = tuple[int, str | None]
 
@@ -56,6 +69,11 @@ class BuildPlan:
     """Whether the build runs the audit tests (a passed build then records the time)."""
     started_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
     last_audit: str | None = None
+    periodic: bool = True
+    """Whether the periodic tier is in the build (a passed build then clears the pending tables)."""
+    periodic_pending: list[str] = field(default_factory=list)
+    """Raw tables built from since the periodic tier last built (before this build)."""
+    last_periodic: str | None = None
     error: str | None = None
     """Why no build can run now (the warehouse is held by another process): the step fails."""
 
@@ -76,12 +94,20 @@ def project_fingerprint(root: Path = PROJECT_DIR) -> str:
     return digest.hexdigest()
 
 
-def selection_args(tables: Iterable[str], audits: bool = True) -> list[str]:
-    """`dbt build` arguments for everything built from these raw tables, code-only nodes out
-    (and the audits, unless they are due)."""
-    selectors = [f"source:platform.{table}+" for table in sorted(set(tables))]
+def selection_args(
+    tables: Iterable[str], audits: bool = True, periodic: bool = True,
+    periodic_only: Iterable[str] = (),
+) -> list[str]:
+    """`dbt build` arguments for everything built from `tables`, code-only nodes out (and the
+    audits, unless they are due; the periodic tier and what reads it, unless `periodic`), plus
+    only the periodic nodes built from `periodic_only` (tables pending for the tier)."""
+    tables = sorted(set(tables))
+    selectors = [f"source:platform.{table}+" for table in tables]
+    if periodic:
+        selectors += [f"source:platform.{table}+,tag:periodic"
+                      for table in sorted(set(periodic_only) - set(tables))]
     return ["build", "--select", *selectors, *CODE_ONLY_EXCLUDES,
-            *([] if audits else AUDIT_EXCLUDE)]
+            *([] if periodic else PERIODIC_EXCLUDE), *([] if audits else AUDIT_EXCLUDE)]
 
 
 def audit_interval() -> dt.timedelta:
@@ -100,14 +126,30 @@ def _minutes_setting(name: str, default: float) -> float:
     return minutes
 
 
+def periodic_interval() -> dt.timedelta:
+    """TW_PERIODIC_EVERY_MINUTES: how old the periodic tier's last build may be before a cycle
+    builds it again (0: every cycle)."""
+    return dt.timedelta(
+        minutes=_minutes_setting("TW_PERIODIC_EVERY_MINUTES", DEFAULT_PERIODIC_MINUTES))
+
+
 def audit_due(last_audit: str | None, now: dt.datetime | None = None) -> bool:
-    if not last_audit:
+    return _due(last_audit, audit_interval(), now)
+
+
+def periodic_due(last_built: str | None, now: dt.datetime | None = None) -> bool:
+    return _due(last_built, periodic_interval(), now)
+
+
+def _due(last: str | None, interval: dt.timedelta, now: dt.datetime | None) -> bool:
+    """Whether `interval` has passed since `last` (an ISO time; none or unreadable: due)."""
+    if not last:
         return True
     try:
-        last = dt.datetime.fromisoformat(last_audit)
+        then = dt.datetime.fromisoformat(last)
     except ValueError:
         return True
-    return (now or dt.datetime.now(dt.UTC)) - last >= audit_interval()
+    return (now or dt.datetime.now(dt.UTC)) - then >= interval
 
 
 def raw_signatures(
@@ -161,13 +203,31 @@ def plan_build(
         return BuildPlan(["build"], "whole project (the dbt project changed)", signatures)
     changed = changed_tables(state.get("signatures", {}), signatures)
     last_audit = state.get("audited_at")
+    # A state written before the tier existed has no time: the tier is due (a full catch-up).
+    last_periodic = state.get("periodic_built_at")
+    pending = sorted(set(state.get("periodic_pending") or []))
+    tier = {"last_audit": last_audit, "last_periodic": last_periodic, "periodic_pending": pending}
+    periodic_now = periodic_due(last_periodic)
     if not changed:
-        return BuildPlan(None, "nothing changed in raw since the last build", signatures,
-                         last_audit=last_audit)
+        if pending and periodic_now:
+            return BuildPlan(
+                selection_args([], audits=False, periodic_only=pending),
+                f"nothing changed in raw since the last build; periodic tier due: built from "
+                f"{', '.join(pending)}", signatures, audits=False, **tier)
+        return BuildPlan(None, "nothing changed in raw since the last build" + (
+            f"; periodic tier not due (pending: {', '.join(pending)})" if pending else ""),
+            signatures, periodic=False, **tier)
     audits = audit_due(last_audit)
-    reason = f"built from {', '.join(changed)}" + ("" if audits else "; audits not due")
-    return BuildPlan(selection_args(changed, audits), reason, signatures, changed,
-                     audits=audits, last_audit=last_audit)
+    periodic = periodic_now or audits  # an audit reads the periodic marts: they must be exact
+    if periodic:
+        also = sorted(set(pending) - set(changed))
+        tier_note = "periodic tier due" + (
+            f" (its nodes built from {', '.join(also)} too)" if also else "")
+    else:
+        tier_note = f"periodic tier not due (pending: {', '.join(sorted({*pending, *changed}))})"
+    reason = f"built from {', '.join(changed)}; {tier_note}" + ("" if audits else "; audits not due")
+    return BuildPlan(selection_args(changed, audits, periodic, pending), reason, signatures,
+                     changed, audits=audits, periodic=periodic, **tier)
 
 
 def record_build(settings: Settings, plan: BuildPlan, ok: bool) -> None:
@@ -185,6 +245,11 @@ def record_build(settings: Settings, plan: BuildPlan, ok: bool) -> None:
         "project": project_fingerprint(),
         "signatures": signatures,
         "audited_at": plan.started_at if plan.audits else plan.last_audit,
+        # The periodic tier: when it last built, and the raw tables built from since (which its
+        # next build builds from, whether or not they change again).
+        "periodic_built_at": plan.started_at if plan.periodic else plan.last_periodic,
+        "periodic_pending": [] if plan.periodic else sorted(
+            set(plan.periodic_pending) | set(plan.changed)),
     }
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(state, indent=2))
@@ -195,6 +260,37 @@ def forget_builds(settings: Settings) -> None:
     """After any failed build (a cycle's, `warehouse build`, a rerun's): it may have left models
     half-built, so the next cycle builds the whole project."""
     (settings.home / STATE_FILE).unlink(missing_ok=True)
+
+
+def periodic_tier_status(settings: Settings, now: dt.datetime | None = None) -> str:
+    """One line for `warehouse status`: when the periodic tier last built, the raw tables built
+    from since (its marts do not show their rows yet) and when it is due again."""
+    interval = periodic_interval()
+    every = "every cycle" if not interval else f"every {interval.total_seconds() / 60:g} min"
+    state = _read_state(settings)
+    if state is None:
+        return f"periodic tier ({every}): no successful build recorded; the next cycle builds " \
+               "the whole project"
+    now = now or dt.datetime.now(dt.UTC)
+    last = state.get("periodic_built_at")
+    pending = state.get("periodic_pending") or []
+    try:
+        built = dt.datetime.fromisoformat(last) if last else None
+    except ValueError:
+        built = None
+    if built is None:
+        return f"periodic tier ({every}): not built by a cycle yet; due at the next build"
+    age = now - built
+    due_in = interval - age
+    due = ("due at the next cycle" if due_in.total_seconds() <= 0
+           else f"due in {_minutes(due_in)} (at the first cycle after)")
+    return (f"periodic tier ({every}): last built {built:%Y-%m-%d %H:%M} UTC ({_minutes(age)} ago); "
+            f"pending: {', '.join(pending) if pending else 'none'}; {due}")
+
+
+def _minutes(delta: dt.timedelta) -> str:
+    seconds = max(0.0, delta.total_seconds())
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def _read_state(settings: Settings) -> dict[str, Any] | None:

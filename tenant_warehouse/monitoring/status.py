@@ -92,6 +92,7 @@ def print_status(
     config = load_alert_config()
     journal = Journal(settings)
     cycle_failed = _print_journal(settings, journal)
+    _print_periodic_tier(settings)
     try:
         with open_warehouse(
             settings, target, read_only=True, lock_wait_seconds=busy_wait(settings, journal)
@@ -149,6 +150,17 @@ def _print_journal(settings: Settings, journal: Journal) -> bool:
                       " - until the next good cycle", highlight=False)
         return True
     return False
+
+
+def _print_periodic_tier(settings: Settings) -> None:
+    """The periodic tier's marts (cycle_build.py): last built, tables pending, next due."""
+    from tenant_warehouse.cycle_build import periodic_tier_status
+
+    try:
+        line = periodic_tier_status(settings)
+    except ValueError as exc:  # TW_PERIODIC_EVERY_MINUTES unreadable: cycles fail the same way
+        line = f"periodic tier: {exc}"
+    console.print(f"[dim]{escape(line)}[/dim]", highlight=False)
 
 
 def _print_from_journal(journal: Journal, cause: str, cycle_failed: bool, tenant: str | None) -> int:
