@@ -8,6 +8,29 @@ Watermark semantics (kept in the resource's dlt state, which dlt commits with th
 - Rows of that window whose (key, cursor) raw already holds are dropped before dlt: re-reading
   the window is what makes late commits safe, re-loading it would only churn the warehouse.
   A run with no source changes therefore loads nothing and leaves raw untouched.
+- Version first: the window's (key, cursor) versions are read first (`read_window`: the same
+  predicate in one statement, two columns instead of every column), and those raw lacks are
+  fetched by key (`read_rows`) when they are few (at most FETCH_BY_KEY_SHARE of the window and
+  FETCH_BY_KEY_ROWS); otherwise (a first read, a big delta, a backfill) the window is read
+  whole in one pass as above. Why this is as exact as the one-pass read:
+  * the version read is one statement, one snapshot: it sees exactly the rows the one-pass read
+    would have seen at that moment (late commits and equal timestamps at a chunk edge
+    included), so "which versions does raw lack" is decided on the same set;
+  * the watermark is the highest cursor of that version read, never of the fetch, so it is
+    what the one-pass read would have set: everything committed before the version read with
+    a cursor below it is in raw or loaded by this run;
+  * a row updated between the version read and the fetch comes back with its newer cursor (or
+    an older one, if the cursor was moved back): the current row is loaded, which the merge on
+    the key makes the row's state, and its newer version is at or above the watermark minus
+    the lag, so the next window sees it again (and drops it, raw holding that version). Other
+    rows committed in between are not fetched, but their cursors are later than the version
+    read, so above the watermark and read by the next run;
+  * a row deleted between the two reads is simply absent from the fetch: raw keeps what it
+    had (nothing, for a new row), exactly as if the delete came right after a one-pass read,
+    and reconciliation removes it;
+  * the fetched rows are checked against raw's versions again (drop_known), and each key is
+    fetched once, so nothing is loaded twice into one package.
+  Bad values are reported by the read of the row itself (the fetch), not by the version read.
 - The watermark only moves when the table was read to the end; a failed read keeps the old one,
   so the next run re-reads from there (loads are idempotent merges on (instance_id, key)).
 - An instance with no rows in raw (first run, or raw was dropped) is read in full, and one
@@ -18,8 +41,8 @@ runs, or when forced, after the incremental read; see ingestion/reconcile.py.
 
 No-change fast path (`probe_unchanged`, before dlt is involved): when every selected table is
 read incrementally from a database, raw holds rows of every instance and no schema drift is
-seen, the run reads each table's window (the same `cursor >= watermark - lag` statement) and
-drops what raw holds, exactly as above, and, where a reconciliation is due, compares the bucket
+seen, the run reads each table's window versions (`read_window`: key and cursor of the same
+`cursor >= watermark - lag` statement) and drops what raw holds, exactly as above, and, where a reconciliation is due, compares the bucket
 checksums (and the keys of differing buckets) exactly as it would; if nothing is left to load or
 delete anywhere, pipeline.py records the run without running dlt at all. Runs skipped so count
 towards `reconcile_every` (`RunContext.skipped_runs`, added to the state's `runs` by the next
@@ -56,6 +79,11 @@ from ingestion.reconcile import BucketStats, differences
 from ingestion.run_log import RunRecord
 from ingestion.schema import ROW_HASH_COLUMN
 from ingestion.shape import deletions, replace_marker, row_hashes, to_raw
+
+# Version-first incremental reads (module doc): the unknown rows are fetched by key when they
+# are at most this share of the window, and at most this many (the keys are held in memory).
+FETCH_BY_KEY_SHARE = 0.25
+FETCH_BY_KEY_ROWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -210,11 +238,20 @@ def _incremental(
     # A backfill reloads the window as the source has it, unchanged versions included.
     known = None if since is None or backfill else ctx.destination.versions(table, instance, since=since)
     highest: dt.datetime | None = None
-    for batch in reader.read_changes(table, since):
-        record.rows_extracted += batch.num_rows
-        batch_highest = max_timestamp(batch.column(table.cursor))
-        if batch_highest is not None and (highest is None or batch_highest > highest):
-            highest = batch_highest
+    batches: Iterator[pa.Table] | None = None
+    if since is not None and known is not None:  # version-first (module doc)
+        window = unknown_versions(reader, table, since, known, FETCH_BY_KEY_ROWS)
+        reader.take_issues()  # a bad value is reported by the read of its row (or was, once)
+        if window is not None and window.unknown_rows <= window.rows * FETCH_BY_KEY_SHARE:
+            record.rows_extracted, highest = window.rows, window.highest
+            keys = window.keys()
+            batches = reader.read_rows(table, keys.to_pylist()) if len(keys) else iter(())
+    for batch in reader.read_changes(table, since) if batches is None else batches:
+        if batches is None:  # one pass: the window itself, every column
+            record.rows_extracted += batch.num_rows
+            batch_highest = max_timestamp(batch.column(table.cursor))
+            if batch_highest is not None and (highest is None or batch_highest > highest):
+                highest = batch_highest
         if known is not None and known.num_rows:
             batch = drop_known(batch, known, table)
         ctx.notify(instance, table.name, "extract", record.rows_extracted)
@@ -405,6 +442,42 @@ def drop_known(batch: pa.Table, known: pa.Table, table: TableConfig) -> pa.Table
     return batch.take(pc.take(unseen, pc.sort_indices(unseen)))
 
 
+@dataclass
+class Window:
+    """The lag window's versions (readers' read_window) against raw: what raw lacks."""
+
+    rows: int = 0
+    highest: dt.datetime | None = None
+    unknown: list[pa.Table] = field(default_factory=list)  # (key, cursor) raw does not hold
+    unknown_rows: int = 0
+
+    def keys(self) -> pa.Array:
+        """The primary keys of the unknown versions, each once."""
+        if not self.unknown:
+            return pa.array([], pa.int64())
+        return pc.unique(pa.concat_tables(self.unknown).column(0).combine_chunks())
+
+
+def unknown_versions(
+    reader: SourceReader, table: TableConfig, since: dt.datetime, known: pa.Table, limit: int
+) -> Window | None:
+    """Read the window's (key, cursor) versions (one statement) and keep those raw lacks; None
+    as soon as more than `limit` are unknown (the caller then reads the window in one pass)."""
+    window = Window()
+    for batch in reader.read_window(table, since):
+        window.rows += batch.num_rows
+        batch_highest = max_timestamp(batch.column(table.cursor))
+        if batch_highest is not None and (window.highest is None or batch_highest > window.highest):
+            window.highest = batch_highest
+        unseen = drop_known(batch, known, table) if known.num_rows else batch
+        if unseen.num_rows:
+            window.unknown.append(unseen)
+            window.unknown_rows += unseen.num_rows
+            if window.unknown_rows > limit:
+                return None
+    return window
+
+
 def probe_unchanged(
     ctx: RunContext,
     states: Callable[[str, str], Mapping[str, Any]],
@@ -467,10 +540,10 @@ def _probe_table(
             return None  # a schema change: the run that loads reports and keeps it
     reader.check_table(table)
     known = ctx.destination.versions(table, instance, since=record.cursor_from)
-    for batch in reader.read_changes(table, record.cursor_from):
-        record.rows_extracted += batch.num_rows
-        if batch.num_rows and (not known.num_rows or drop_known(batch, known, table).num_rows):
-            return None
+    window = unknown_versions(reader, table, record.cursor_from, known, 0)
+    if window is None:
+        return None
+    record.rows_extracted = window.rows
     records = [record]
     if _reconcile_due(ctx.reconcile, table, counted):
         recon = RunRecord(ctx.run_id, instance, table.name, is_reconciliation=True)

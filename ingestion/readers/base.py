@@ -93,6 +93,12 @@ class SourceReader(ABC):
         """(primary key, cursor) of rows with low <= key < high (open bound when None)."""
 
     @abstractmethod
+    def read_window(self, table: TableConfig, since: dt.datetime) -> Iterator[pa.Table]:
+        """(primary key, cursor) of the rows `read_changes(table, since)` returns (the same
+        `cursor >= since` predicate, one statement), in chunks, in no particular order: the
+        versions of the lag window, read without the other columns (ingestion/extract.py)."""
+
+    @abstractmethod
     def key_bounds(self, table: TableConfig) -> tuple[int, int, int] | None:
         """(min key, max key, row count), or None for an empty table."""
 

@@ -115,6 +115,12 @@ class MysqlReader(SourceReader):
             params = (self._bound(table, since),)
         yield from rechunk(self._query(table, sql, params, source_schema(table)), table.chunk_rows)
 
+    def read_window(self, table: TableConfig, since: dt.datetime) -> Iterator[pa.Table]:
+        key, cursor = quote(table.primary_key), quote(table.cursor)
+        sql = f"SELECT {key}, {cursor} FROM {quote(table.name)} WHERE {cursor} >= %s"
+        params = (self._bound(table, since),)
+        yield from rechunk(self._query(table, sql, params, versions_schema(table)), table.chunk_rows)
+
     def read_rows(self, table: TableConfig, ids: Sequence[int]) -> Iterator[pa.Table]:
         columns = ", ".join(quote(c.name) for c in table.source_columns)
 

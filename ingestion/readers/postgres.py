@@ -104,16 +104,26 @@ class PostgresReader(SourceReader):
         if since is not None and table.cursor is not None and table.primary_key is not None:
             # Only incremental windows are ordered: sorting a whole table on the server would
             # cost more than the copy, and a full read is never resumed from its middle.
-            # A zone-less cursor is compared with the bound turned into its wall-clock time, so
-            # an index on the column still serves the filter.
-            bound = _timestamp_literal(since)
-            if self._is_naive(table, table.cursor):
-                bound = f"({bound} AT TIME ZONE {_literal(table.time_zone)})"
             sql += (
-                f" WHERE {quote(table.cursor)} >= {bound}"
+                f" WHERE {self._since(table, since)}"
                 f" ORDER BY {quote(table.cursor)}, {quote(table.primary_key)}"
             )
         yield from rechunk(self._copy(table, sql, source_schema(table)), table.chunk_rows)
+
+    def read_window(self, table: TableConfig, since: dt.datetime) -> Iterator[pa.Table]:
+        sql = (
+            f"SELECT {quote(table.primary_key)}::bigint, {self._instant(table, table.cursor)}"
+            f" FROM {quote(table.name)} WHERE {self._since(table, since)}"
+        )
+        yield from rechunk(self._copy(table, sql, versions_schema(table)), table.chunk_rows)
+
+    def _since(self, table: TableConfig, since: dt.datetime) -> str:
+        """`cursor >= since`. A zone-less cursor is compared with the bound turned into its
+        wall-clock time, so an index on the column still serves the filter."""
+        bound = _timestamp_literal(since)
+        if self._is_naive(table, table.cursor or ""):
+            bound = f"({bound} AT TIME ZONE {_literal(table.time_zone)})"
+        return f"{quote(table.cursor or '')} >= {bound}"
 
     def read_rows(self, table: TableConfig, ids: Sequence[int]) -> Iterator[pa.Table]:
         def batches() -> Iterator[pa.Table]:

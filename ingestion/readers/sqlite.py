@@ -84,6 +84,12 @@ class SqliteReader(SourceReader):
             params = (sqlite_timestamp(since, table.time_zone),)
         yield from rechunk(self._query(table, sql, params), table.chunk_rows)
 
+    def read_window(self, table: TableConfig, since: dt.datetime) -> Iterator[pa.Table]:
+        key, cursor = quote(table.primary_key), quote(table.cursor)
+        sql = f"SELECT {key}, {cursor} FROM {quote(table.name)} WHERE {cursor} >= ?"
+        params = (sqlite_timestamp(since, table.time_zone),)
+        yield from rechunk(self._query(table, sql, params, versions_schema(table)), table.chunk_rows)
+
     def read_rows(self, table: TableConfig, ids: Sequence[int]) -> Iterator[pa.Table]:
         columns = _select_list(table)
 
