@@ -5,7 +5,8 @@ One run (docs/performance.md has the latest results and the meaning of every num
 1. generate the reference platform in PostgreSQL at the small size (the real generator);
 2. at each size (small, then `--scale`, grown by set-based copies unless `--generator full`):
    full refresh cycles (fresh warehouse: ingest + `dbt build --full-refresh`), then incremental
-   cycles (ingest + `dbt build`) after activity touching each delta fraction of the rows;
+   cycles (ingest + the cycle's `dbt build`, periodic tier not due) after activity touching each
+   delta fraction of the rows, each followed by the cycle that brings the periodic tier up to it;
 3. at `--scale`: end-to-end loads of the largest table side by side (bench_loads.py: COPY,
    tenant_warehouse, a minimal connectorx -> DuckDB script, dlt sql_table with connectorx and
    pyarrow, ingestr; each a process timed from spawn to exit, its output checked), extraction
@@ -28,8 +29,8 @@ import shutil
 import statistics
 import sys
 import time
-from collections.abc import Callable
-from contextlib import ExitStack, suppress
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ GOAL_INCREMENTAL_SHARE = 0.15
 GOAL_DOUBLING_GROWTH = 0.15
 GOAL_FRESHNESS_P95 = 15.0
 GOAL_PEAK_RSS = GIB
+PERIODIC_NEVER_MINUTES = 525_600  # a year: the periodic tier is not due during a measured cycle
 
 
 @dataclass
@@ -298,12 +300,24 @@ def _cycles_at(
     for delta in sorted(deltas):
         for repeat in range(repeats):
             touched = touch(sources, delta, seed=config.seed * 1000 + repeat)
-            # The build `warehouse run` makes (or the benchmark's own --select).
-            outcome = cycle(settings, env, config.warehouse, ["build", *select] if select else None)
+            # The build `warehouse run` makes between two periodic builds (the minute cycle:
+            # fresh tier only), or the benchmark's own --select.
+            with periodic_tier(due=False):
+                outcome = cycle(settings, env, config.warehouse,
+                                ["build", *select] if select else None)
             result.cycles.append(_cycle_row(size, "incremental", delta, repeat, touched, outcome))
             _keep_node_times(result, size, "incremental", delta, repeat, outcome)
             log(f"  delta {delta:.4%} ({touched:,} rows) {repeat + 1}/{repeats}: "
                 f"{_describe(outcome)}")
+            if select:
+                continue
+            # The next cycle with the periodic tier due and nothing new in the source: what
+            # bringing the whole-table marts and tests up to that delta costs.
+            with periodic_tier(due=True):
+                caught_up = cycle(settings, env, config.warehouse)
+            result.cycles.append(_cycle_row(size, "periodic", delta, repeat, touched, caught_up))
+            _keep_node_times(result, size, "periodic", delta, repeat, caught_up)
+            log(f"  periodic tier after it {repeat + 1}/{repeats}: {_describe(caught_up)}")
     if size == sizes[-1]:
         # Nothing changed in the source since the last cycle: what every idle cycle of the warm
         # watch loop costs (ingestion and dbt in this process, imports and dbt's parse paid by
@@ -318,6 +332,23 @@ def _cycles_at(
                 result.cycles.append(_cycle_row(size, "no-change", 0.0, repeat, 0, outcome))
                 _keep_node_times(result, size, "no-change", 0.0, repeat, outcome)
                 log(f"  no change {repeat + 1}/{repeats}: {_describe(outcome)}")
+
+
+@contextmanager
+def periodic_tier(due: bool) -> Iterator[None]:
+    """Make the cycle's periodic tier (cycle_build: whole-table marts and tests) due or not due
+    for the cycles in the block, whatever the wall clock says, so each measured cycle is of one
+    known kind."""
+    name = "TW_PERIODIC_EVERY_MINUTES"
+    saved = os.environ.get(name)
+    os.environ[name] = "0" if due else str(PERIODIC_NEVER_MINUTES)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
 
 
 def _keep_node_times(
@@ -514,8 +545,10 @@ def evaluate_goals(result: BenchResult) -> list[dict[str, Any]]:
     sizes = sorted({m["scale"] for m in medians})
     if sizes:
         big = sizes[-1]
-        one = [m for m in medians if m["scale"] == big and m["delta"] is not None
-               and math.isclose(m["delta"], 0.01)]
+        one = [m for m in medians if m["scale"] == big and m["kind"] == "incremental"
+               and math.isclose(m["delta"] or 0, 0.01)]
+        tier = [m for m in medians if m["scale"] == big and m["kind"] == "periodic"
+                and math.isclose(m["delta"] or 0, 0.01)]
         idle = [m for m in medians if m["scale"] == big and m["kind"] == "no-change"]
         if idle:
             seconds = idle[0]["cycle_seconds"]
@@ -527,14 +560,17 @@ def evaluate_goals(result: BenchResult) -> list[dict[str, Any]]:
             goal(f"incremental 1% cycle / full refresh (SF{_fmt_scale(big)})",
                  f"<= {GOAL_INCREMENTAL_SHARE:.0%}", share, share <= GOAL_INCREMENTAL_SHARE,
                  f"{one[0]['cycle_seconds']:.1f} s vs full "
-                 f"{one[0]['cycle_seconds'] / share:.1f} s")
+                 f"{one[0]['cycle_seconds'] / share:.1f} s (the minute cycle: fresh tier)"
+                 + (f"; the periodic tier's catch-up after it {tier[0]['cycle_seconds']:.1f} s "
+                    f"({tier[0]['share_of_full']:.0%})" if tier and tier[0]["share_of_full"]
+                    else ""))
     if len(sizes) >= 2:
         small, big = sizes[0], sizes[-1]
-        base = [m for m in medians if m["scale"] == small and m["delta"] is not None
-                and math.isclose(m["delta"], 0.01)]
+        base = [m for m in medians if m["scale"] == small and m["kind"] == "incremental"
+                and math.isclose(m["delta"] or 0, 0.01)]
         fixed = 0.01 * small / big
-        same_rows = [m for m in medians if m["scale"] == big and m["delta"] is not None
-                     and math.isclose(m["delta"], fixed, rel_tol=1e-6)]
+        same_rows = [m for m in medians if m["scale"] == big and m["kind"] == "incremental"
+                     and math.isclose(m["delta"] or 0, fixed, rel_tol=1e-6)]
         if base and same_rows and base[0]["cycle_seconds"]:
             growth = same_rows[0]["cycle_seconds"] / base[0]["cycle_seconds"]
             per_doubling = growth ** (1 / math.log2(big / small)) - 1
@@ -655,7 +691,12 @@ def plot_cycles(result: BenchResult, path: Path) -> bool:
                         if m["scale"] == size and m["kind"] == "incremental")
         if points:
             axis.plot([p[0] for p in points], [p[1] for p in points], "o-", color=colour,
-                      label=f"SF{_fmt_scale(size)} incremental (ingest + dbt build)")
+                      label=f"SF{_fmt_scale(size)} minute cycle (ingest + fresh tier build)")
+        caught_up = sorted((m["delta"] * 100, m["cycle_seconds"]) for m in medians
+                           if m["scale"] == size and m["kind"] == "periodic")
+        if caught_up:
+            axis.plot([p[0] for p in caught_up], [p[1] for p in caught_up], "s:", color=colour,
+                      label=f"SF{_fmt_scale(size)} periodic tier's catch-up after it")
         full = [m["cycle_seconds"] for m in medians if m["scale"] == size and m["kind"] == "full"]
         if full:
             axis.axhline(full[0], color=colour, linestyle="--", linewidth=1,
@@ -731,11 +772,17 @@ WATCH_PHASE_LABELS = {
 def watch_lines(result: BenchResult, top: int = 10) -> list[str]:
     """Each freshness cycle split into its phases (median, p95), the machine's load beside them,
     and the slowest dbt nodes of the watch cycles."""
+    from tenant_warehouse.cycle_build import periodic_interval
+
     phases = result.watch_phases
     if not phases:
         return []
     loads = [p["load_1min"] for p in phases if p.get("load_1min") is not None]
+    tiered = sum(1 for p in phases if p.get("periodic_tier"))
     lines = [
+        f"{tiered} of {len(phases)} watch cycles built the periodic tier (due every "
+        f"{periodic_interval().total_seconds() / 60:g} min; the others built the fresh tier "
+        "only).", "",
         f"Machine load during the freshness run ({os.cpu_count()} cores): 1-minute load average "
         f"min {_num(min(loads) if loads else None)}, median {_num(_median(loads))}, max "
         f"{_num(max(loads) if loads else None)} (sampled at the end of each cycle).", "",
@@ -758,8 +805,11 @@ def watch_lines(result: BenchResult, top: int = 10) -> list[str]:
     return [*lines, ""]
 
 
-def slowest_nodes(result: BenchResult, top: int = 15) -> tuple[float, float, list[tuple]]:
-    """The dbt nodes that cost most in the 1% cycle at the largest size (median over repeats),
+def slowest_nodes(
+    result: BenchResult, top: int = 15, kind: str = "incremental"
+) -> tuple[float, float, list[tuple]]:
+    """The dbt nodes that cost most in the 1% cycle (`kind` incremental: the minute cycle;
+    periodic: the periodic tier's catch-up after it) at the largest size (median over repeats),
     beside their time in the full refresh: where a cycle is not yet proportional to its delta."""
     rows = result.node_seconds
     if not rows:
@@ -777,19 +827,26 @@ def slowest_nodes(result: BenchResult, top: int = 15) -> tuple[float, float, lis
                 times.setdefault(r["node"], []).append(r["seconds"])
         return {node: statistics.median(v) for node, v in times.items()}
 
-    cycle, full = medians("incremental", delta), medians("full", None)
+    cycle, full = medians(kind, delta), medians("full", None)
     ranked = sorted(cycle.items(), key=lambda item: -item[1])[:top]
     return size, delta, [(node, seconds, full.get(node)) for node, seconds in ranked]
 
 
 def node_lines(result: BenchResult) -> list[str]:
-    size, delta, ranked = slowest_nodes(result)
-    if not ranked:
-        return []
-    lines = [f"## Slowest dbt nodes: {delta:.3%} cycle at SF{_fmt_scale(size)} (medians)", "",
-             "| node | cycle s | full refresh s |", "|---|---:|---:|"]
-    lines += [f"| {node} | {seconds:.2f} | {_num(full)} |" for node, seconds, full in ranked]
-    return [*lines, ""]
+    lines: list[str] = []
+    for kind, title in (("incremental", ""),
+                        ("periodic", "periodic tier's catch-up after the ")):
+        size, delta, ranked = slowest_nodes(result, kind=kind)
+        if not ranked:
+            continue
+        count = len({r["node"] for r in result.node_seconds if r["scale"] == size
+                     and r["kind"] == kind and r["delta"] == delta})
+        lines += [f"## Slowest dbt nodes: {title}{delta:.3%} cycle at SF{_fmt_scale(size)} "
+                  f"(medians; {count} nodes built)", "",
+                  "| node | cycle s | full refresh s |", "|---|---:|---:|"]
+        lines += [f"| {node} | {seconds:.2f} | {_num(full)} |" for node, seconds, full in ranked]
+        lines.append("")
+    return lines
 
 
 def extraction_lines(result: BenchResult) -> list[str]:

@@ -246,7 +246,8 @@ def build_like_a_cycle(
     plan = plan_build(settings, warehouse, load_config().tables, full=dbt_args is not None)
     planned = time.perf_counter()
     if phases is not None:
-        phases.update(change_detection=planned - started, dbt_startup=0.0, dbt_nodes=0.0)
+        phases.update(change_detection=planned - started, dbt_startup=0.0, dbt_nodes=0.0,
+                      periodic_tier=float(not plan.skip and plan.periodic))
     if dbt_args is None and plan.skip:
         return True, ""
     results = Path(env["DBT_TARGET_PATH"]) / "run_results.json"
@@ -299,7 +300,8 @@ class Probe:
 
 
 WARM_UP_FRACTION = 0.0001
-WATCH_PHASES = ("cycle", "ingest", "change_detection", "dbt_startup", "dbt_nodes", "alerts")
+WATCH_PHASES = ("cycle", "ingest", "change_detection", "dbt_startup", "dbt_nodes", "periodic_tier",
+                "alerts")
 
 
 @dataclass
