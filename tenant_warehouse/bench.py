@@ -1019,6 +1019,9 @@ def add_arguments(parser: Any) -> None:
                         "ingestr)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the source databases and the warehouse after the run")
+    parser.add_argument("--source-prefix", default="twbench", type=_identifier,
+                        help="name prefix of the source databases (<prefix>_<instance>): two "
+                        "benchmarks on one server need different ones (default: twbench)")
 
 
 def _configured_instances() -> tuple[str, ...]:
@@ -1040,7 +1043,16 @@ def config_from_args(args: Any) -> BenchConfig:
         dlt_sample_rows=args.dlt_sample_rows, freshness_commits=args.freshness_commits,
         watch_interval=args.watch_interval, commit_every=args.commit_every, keep=args.keep,
         parts=tuple(args.parts), peers=tuple(args.peers or ()),
+        source_prefix=args.source_prefix,
     )
+
+
+def _identifier(value: str) -> str:
+    if not value.replace("_", "").isalnum() or not value[:1].isalpha() or value.lower() != value:
+        raise argparse.ArgumentTypeError(
+            f"--source-prefix must be lower-case letters, digits and _, starting with a letter, "
+            f"not {value!r}")
+    return value
 
 
 def parse_peers(value: str) -> tuple[str, ...]:
