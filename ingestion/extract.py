@@ -12,7 +12,11 @@ Watermark semantics (kept in the resource's dlt state, which dlt commits with th
   predicate in one statement, two columns instead of every column), and those raw lacks are
   fetched by key (`read_rows`) when they are few (at most FETCH_BY_KEY_SHARE of the window and
   FETCH_BY_KEY_ROWS); otherwise (a first read, a big delta, a backfill) the window is read
-  whole in one pass as above. Why this is as exact as the one-pass read:
+  whole in one pass as above. The no-change probe's version read (below) is the run's: a
+  table it finds changed is read from those versions and raw's (`RunContext.windows`) instead
+  of reading both again; raw cannot have changed in between (the probe runs only when no
+  package is pending, under the run lock), and the argument below holds for a version read
+  made any time before the fetch. Why this is as exact as the one-pass read:
   * the version read is one statement, one snapshot: it sees exactly the rows the one-pass read
     would have seen at that moment (late commits and equal timestamps at a chunk edge
     included), so "which versions does raw lack" is decided on the same set;
@@ -84,6 +88,7 @@ from ingestion.shape import deletions, replace_marker, row_hashes, to_raw
 # are at most this share of the window, and at most this many (the keys are held in memory).
 FETCH_BY_KEY_SHARE = 0.25
 FETCH_BY_KEY_ROWS = 200_000
+SHARE_AFTER_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,12 @@ class RunContext:
     # (instance, table) the probe found with nothing to load, with their run records: the
     # normal run leaves them unread (only the others changed).
     unchanged: dict[tuple[str, str], list[RunRecord]] = field(default_factory=dict)
+    # (instance, table) the probe found with unknown versions: (window start, the window's
+    # versions against raw or None when too many to fetch by key, raw's versions), which the
+    # run's read of the table starts from.
+    windows: dict[tuple[str, str], tuple[dt.datetime, Window | None, pa.Table]] = field(
+        default_factory=dict
+    )
 
     def record(self, instance: str, table: str, is_reconciliation: bool = False) -> RunRecord:
         record = RunRecord(self.run_id, instance, table, is_reconciliation=is_reconciliation)
@@ -235,14 +246,24 @@ def _incremental(
     if columns is not None:
         record.notices.extend(check_drift(reader.engine, instance, table, columns, state))
     reader.check_table(table)
+    # What the no-change probe of this run read of the same window (raw cannot have changed
+    # since: the probe runs only when no package is pending, and the run lock is held).
+    probed = ctx.windows.pop((instance, table.name), None)
+    if probed is not None and (probed[0] != since or backfill):
+        probed = None
     # A backfill reloads the window as the source has it, unchanged versions included.
-    known = None if since is None or backfill else ctx.destination.versions(table, instance, since=since)
+    known = (
+        None if since is None or backfill
+        else probed[2] if probed is not None
+        # One chunk: drop_known looks every batch up in it without copying it again.
+        else ctx.destination.versions(table, instance, since=since).combine_chunks()
+    )
     highest: dt.datetime | None = None
     batches: Iterator[pa.Table] | None = None
     if since is not None and known is not None:  # version-first (module doc)
-        window = unknown_versions(reader, table, since, known, FETCH_BY_KEY_ROWS)
+        window = probed[1] if probed is not None else unknown_versions(reader, table, since, known)
         reader.take_issues()  # a bad value is reported by the read of its row (or was, once)
-        if window is not None and window.unknown_rows <= window.rows * FETCH_BY_KEY_SHARE:
+        if window is not None:
             record.rows_extracted, highest = window.rows, window.highest
             keys = window.keys()
             batches = reader.read_rows(table, keys.to_pylist()) if len(keys) else iter(())
@@ -424,22 +445,27 @@ def _reconcile(
 
 
 def drop_known(batch: pa.Table, known: pa.Table, table: TableConfig) -> pa.Table:
-    """Remove rows whose (key, cursor) raw already has: that exact version is loaded."""
+    """Remove rows whose (key, cursor) raw already has: that exact version is loaded.
+
+    Raw holds one row per key and instance (loads merge on it), so each row is looked up by
+    key in a hash of raw's keys and kept unless raw's cursor for that key is equal: several
+    times faster than a join, and the read order is kept. (Were a key in raw twice, the first
+    match decides: at worst a known version is loaded again, never an unknown one dropped.)"""
     key, cursor = table.primary_key, table.cursor
-    probe = pa.table(
-        {
-            key: batch.column(key),
-            cursor: batch.column(cursor),
-            "_tw_row": pa.array(range(batch.num_rows), pa.int64()),
-        }
-    )
-    marked = known.append_column("_tw_known", pa.repeat(pa.scalar(True), known.num_rows))
-    joined = probe.join(marked, keys=[key, cursor], join_type="left outer")
-    unseen = joined.filter(pc.is_null(joined.column("_tw_known"))).column("_tw_row")
-    if len(unseen) == batch.num_rows:
+    if not known.num_rows:
         return batch
-    # The join does not keep row order; take the rows back in the order they were read.
-    return batch.take(pc.take(unseen, pc.sort_indices(unseen)))
+    keys, cursors = batch.column(key), batch.column(cursor)
+    found = pc.index_in(keys, value_set=_single_array(known.column(key), keys.type))
+    theirs = pc.take(_single_array(known.column(cursor), cursors.type), found)
+    same = pc.fill_null(pc.equal(cursors, theirs), False)
+    if not pc.any(same).as_py():
+        return batch
+    return batch.filter(pc.invert(same))
+
+
+def _single_array(column: pa.ChunkedArray, kind: pa.DataType) -> pa.Array:
+    array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    return array if array.type == kind else array.cast(kind)
 
 
 @dataclass
@@ -459,10 +485,13 @@ class Window:
 
 
 def unknown_versions(
-    reader: SourceReader, table: TableConfig, since: dt.datetime, known: pa.Table, limit: int
+    reader: SourceReader, table: TableConfig, since: dt.datetime, known: pa.Table,
+    limit: int = FETCH_BY_KEY_ROWS, share: float = FETCH_BY_KEY_SHARE,
 ) -> Window | None:
     """Read the window's (key, cursor) versions (one statement) and keep those raw lacks; None
-    as soon as more than `limit` are unknown (the caller then reads the window in one pass)."""
+    when more than `limit` are unknown or more than `share` of the window (judged on what was
+    read so far once that is SHARE_AFTER_ROWS: versions come in no particular order): the caller
+    then reads the window in one pass."""
     window = Window()
     for batch in reader.read_window(table, since):
         window.rows += batch.num_rows
@@ -473,9 +502,11 @@ def unknown_versions(
         if unseen.num_rows:
             window.unknown.append(unseen)
             window.unknown_rows += unseen.num_rows
-            if window.unknown_rows > limit:
+            if window.unknown_rows > limit or (
+                window.rows >= SHARE_AFTER_ROWS and window.unknown_rows > share * window.rows
+            ):
                 return None
-    return window
+    return window if window.unknown_rows <= share * window.rows else None
 
 
 def probe_unchanged(
@@ -539,9 +570,11 @@ def _probe_table(
         if check_drift(reader.engine, instance, table, columns, probe) or probe != state:
             return None  # a schema change: the run that loads reports and keeps it
     reader.check_table(table)
-    known = ctx.destination.versions(table, instance, since=record.cursor_from)
-    window = unknown_versions(reader, table, record.cursor_from, known, 0)
-    if window is None:
+    known = ctx.destination.versions(table, instance, since=record.cursor_from).combine_chunks()
+    window = unknown_versions(reader, table, record.cursor_from, known)
+    if window is None or window.unknown_rows:
+        # The run reads this table, starting from what was read here (None: too many unknown).
+        ctx.windows[(instance, table.name)] = (record.cursor_from, window, known)
         return None
     record.rows_extracted = window.rows
     records = [record]

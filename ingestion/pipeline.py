@@ -327,6 +327,7 @@ def _nothing_to_load(
         logger.info("no-change probe not conclusive: %s", _explain(exc))
         ctx.records.clear()
         ctx.unchanged = {}
+        ctx.windows = {}
         return False
     logger.info("nothing changed: recorded without dlt in %.2f s", time.perf_counter() - started)
     return True

@@ -9,6 +9,7 @@ import copy
 import datetime as dt
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -187,8 +188,8 @@ def _whole_table_window(**options: int) -> IngestionConfig:
 @pytest.fixture
 def between_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Runs `hook` (once) when a messages window read of the SQLite reader has been read to its
-    end, i.e. between the version read and the fetch of an incremental run (the no-change probe
-    stops at the first unknown version, before the end), and records the keys fetched by key."""
+    end (the no-change probe's or the run's own), i.e. between the version read and the fetch,
+    and records the keys fetched by key."""
     spy: dict[str, Any] = {"hook": None, "fetched": []}
     window, rows = SqliteReader.read_window, SqliteReader.read_rows
 
@@ -209,50 +210,84 @@ def between_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     return spy
 
 
-def test_rows_changed_between_the_version_read_and_the_fetch(
-    loaded_home: Home, between_reads: dict[str, Any]
-) -> None:
-    source = _Source(loaded_home, "uk")
+@dataclass
+class _Meanwhile:
+    """Messages of uk changed before a run (`updated`, `deleted`, the new `short_lived`) and
+    again between its version read and its fetch: `updated` once more, `deleted` and
+    `short_lived` deleted, `late` inserted."""
+
+    newest: dt.datetime
+    updated: int
+    deleted: int
+    short_lived: int
+    late: int = 0
+
+
+def _change_during_the_run(home: Home, between_reads: dict[str, Any]) -> _Meanwhile:
+    source = _Source(home, "uk")
     newest = source.newest()
     updated, deleted = source.ids(2)
     touched = newest + dt.timedelta(minutes=1)
     source.execute("UPDATE messages SET status = 'read', updated_at = ? WHERE id IN (?, ?)",
                    (_naive(touched), updated, deleted))
-    short_lived = source.insert(touched)
-    late = {}
+    changes = _Meanwhile(newest, updated, deleted, source.insert(touched))
 
     def meanwhile() -> None:
-        # After the version read, before the fetch: a newer version, a delete of a row raw has,
-        # a delete of a row raw never saw, and a row the version read did not see.
         source.execute("UPDATE messages SET status = 'failed', updated_at = ? WHERE id = ?",
                        (_naive(newest + dt.timedelta(minutes=2)), updated))
-        source.execute("DELETE FROM messages WHERE id IN (?, ?)", (deleted, short_lived))
-        late["id"] = source.insert(newest + dt.timedelta(minutes=3))
+        source.execute("DELETE FROM messages WHERE id IN (?, ?)", (deleted, changes.short_lived))
+        changes.late = source.insert(newest + dt.timedelta(minutes=3))
 
     between_reads["hook"] = meanwhile
+    return changes
+
+
+def test_rows_changed_between_the_version_read_and_the_fetch(
+    loaded_home: Home, between_reads: dict[str, Any]
+) -> None:
+    changes = _change_during_the_run(loaded_home, between_reads)
     before = _raw(loaded_home)
     run = {**RUN, "config": _whole_table_window()}
-    report = loaded_home.ingest(reconcile=False, **run)
+    report = loaded_home.ingest(reconcile=False, **run)  # the no-change probe's version read
     assert report.ok, report.summary()
     assert between_reads["hook"] is None, "the hook never ran: no version-first read"
-    assert between_reads["fetched"] == [sorted([updated, deleted, short_lived])]
+    assert between_reads["fetched"] == [
+        sorted([changes.updated, changes.deleted, changes.short_lived])
+    ]
     raw = _raw(loaded_home)
     # The current row of the one updated again, nothing of the short-lived one, the deleted
     # one as it was (a hard delete is reconciliation's), the late one not yet.
-    assert raw[updated] == ("failed", (newest + dt.timedelta(minutes=2)).replace(tzinfo=None))
-    assert raw[deleted] == before[deleted]
-    assert short_lived not in raw and late["id"] not in raw
+    assert raw[changes.updated] == (
+        "failed", (changes.newest + dt.timedelta(minutes=2)).replace(tzinfo=None)
+    )
+    assert raw[changes.deleted] == before[changes.deleted]
+    assert changes.short_lived not in raw and changes.late not in raw
     assert report.rows_loaded == 1
 
     # The watermark is the version read's: the late row is above it, the newer version is
     # known (not loaded again).
     second = loaded_home.ingest(reconcile=False, **run)
     assert second.ok and second.rows_loaded == 1, second.summary()
-    assert late["id"] in _raw(loaded_home)
+    assert changes.late in _raw(loaded_home)
     third = loaded_home.ingest(reconcile=True, **run)
     assert third.ok and third.rows_deleted == 1, third.summary()
     loaded_home.assert_raw_equals_source(instances=["uk"], tables=["messages"])
     assert loaded_home.ingest(**run).unchanged
+
+
+def test_a_run_that_reconciles_reads_its_own_versions_and_ends_equal(
+    loaded_home: Home, between_reads: dict[str, Any]
+) -> None:
+    changes = _change_during_the_run(loaded_home, between_reads)
+    # A forced reconciliation skips the no-change probe: the run reads the versions itself.
+    report = loaded_home.ingest(reconcile=True, **RUN, config=_whole_table_window())
+    assert report.ok, report.summary()
+    assert between_reads["hook"] is None, "the hook never ran: no version-first read"
+    assert between_reads["fetched"][0] == sorted(
+        [changes.updated, changes.deleted, changes.short_lived]
+    )
+    # Reconciliation after the fetch finds the delete and the late row.
+    loaded_home.assert_raw_equals_source(instances=["uk"], tables=["messages"])
 
 
 def test_equal_cursors_at_a_chunk_edge_are_all_fetched(
