@@ -243,9 +243,10 @@ def _incremental(
         since = min(since, ctx.since)
     record.cursor_from = since
     columns = reader.column_types(table)
-    if columns is not None:
+    if columns is not None:  # check_drift raises unless every configured column is there
         record.notices.extend(check_drift(reader.engine, instance, table, columns, state))
-    reader.check_table(table)
+    else:
+        reader.check_table(table)
     # What the no-change probe of this run read of the same window (raw cannot have changed
     # since: the probe runs only when no package is pending, and the run lock is held).
     probed = ctx.windows.pop((instance, table.name), None)
@@ -314,9 +315,10 @@ def _extract_whole(
     with reader:
         try:
             columns = reader.column_types(table)
-            if columns is not None:
+            if columns is not None:  # raises unless every configured column is there
                 record.notices.extend(check_drift(reader.engine, instance, table, columns, state))
-            reader.check_table(table)
+            else:
+                reader.check_table(table)
             if table.compares_rows:
                 yield from _compare_rows(ctx, reader, table, record)
             else:
@@ -565,11 +567,12 @@ def _probe_table(
     record = RunRecord(ctx.run_id, instance, table.name)
     record.cursor_from = watermark - dt.timedelta(seconds=table.lag_seconds)
     columns = reader.column_types(table)
-    if columns is not None:
+    if columns is not None:  # check_drift raises unless every configured column is there
         probe = copy.deepcopy(dict(state))
         if check_drift(reader.engine, instance, table, columns, probe) or probe != state:
             return None  # a schema change: the run that loads reports and keeps it
-    reader.check_table(table)
+    else:
+        reader.check_table(table)
     known = ctx.destination.versions(table, instance, since=record.cursor_from).combine_chunks()
     window = unknown_versions(reader, table, record.cursor_from, known)
     if window is None or window.unknown_rows:

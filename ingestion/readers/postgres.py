@@ -178,9 +178,7 @@ class PostgresReader(SourceReader):
     engine = "postgresql"
 
     def _declared_types(self, table: TableConfig) -> dict[str, str]:
-        if table.name not in self._declared:
-            self.column_types(table)
-        return self._declared[table.name]
+        return self.column_types(table)
 
     def _is_naive(self, table: TableConfig, column: str) -> bool:
         return self._declared_types(table).get(column) == NAIVE_TIMESTAMP
@@ -206,28 +204,35 @@ class PostgresReader(SourceReader):
         return f"{name}::{_SELECT_CASTS[column.family]}"
 
     def column_types(self, table: TableConfig) -> dict[str, str]:
+        # Every table of the schema in one query, the first time a table is asked for (or is
+        # not among those read): a run asks for each of its tables on one connection.
+        if table.name not in self._declared:
+            self._declared = self._schema_columns(table)
+        declared = self._declared.get(table.name)
+        if not declared:
+            raise SourceTableMissing(
+                self.instance, table.name, f"table does not exist in {self.safe_url}"
+            )
+        return declared
+
+    def _schema_columns(self, table: TableConfig) -> dict[str, dict[str, str]]:
         try:
             with self.conn.cursor() as cursor:
                 # numeric with its precision and scale: drift checks that a configured
                 # decimal(P,S) holds every value the column can (ingestion/drift.py).
                 cursor.execute(
-                    "SELECT column_name, CASE WHEN data_type = 'numeric' AND numeric_precision "
-                    "IS NOT NULL THEN 'numeric(' || numeric_precision || ',' || numeric_scale "
-                    "|| ')' ELSE data_type END FROM information_schema.columns "
-                    "WHERE table_schema = current_schema() AND table_name = %s "
-                    "ORDER BY ordinal_position",
-                    (table.name,),
+                    "SELECT table_name, column_name, CASE WHEN data_type = 'numeric' AND "
+                    "numeric_precision IS NOT NULL THEN 'numeric(' || numeric_precision || ',' "
+                    "|| numeric_scale || ')' ELSE data_type END FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
                 )
                 rows = cursor.fetchall()
         except psycopg2.Error as exc:
             raise self._translate(table, exc) from exc
-        if not rows:
-            raise SourceTableMissing(
-                self.instance, table.name, f"table does not exist in {self.safe_url}"
-            )
-        declared = {str(name): str(kind) for name, kind in rows}
-        self._declared[table.name] = declared
-        return declared
+        tables: dict[str, dict[str, str]] = {}
+        for name, column, kind in rows:
+            tables.setdefault(str(name), {})[str(column)] = str(kind)
+        return tables
 
     def change_counter(self, table: TableConfig) -> tuple[int, ...] | None:
         # pg_stat counters count every row written (aborted ones too: only ever more); a backend
