@@ -25,7 +25,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,7 +191,7 @@ def run_ingestion(
     selected_instances = config.select_instances(instances)
     selected_tables = config.select_tables(tables)
 
-    with RunLock(settings.home / LOCK_FILE):
+    with RunLock(settings.home / LOCK_FILE), ExitStack() as run_scope:
         configure_dlt(settings)
         run_id = uuid.uuid4().hex
         report = IngestionReport(run_id, destination, utc_now())
@@ -212,7 +212,7 @@ def run_ingestion(
             pipeline = dlt.pipeline(
                 pipeline_name=pipeline_name(destination),
                 pipelines_dir=str(settings.pipelines_dir),
-                destination=make_destination(settings, destination),
+                destination=make_destination(settings, destination, run_scope),
                 dataset_name=settings.raw_schema,
             )
             ctx.destination = DestinationView(pipeline)
