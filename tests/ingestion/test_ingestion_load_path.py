@@ -1,7 +1,9 @@
-"""The DuckDB load path: one connection per run, released (and checkpointed) when the run ends."""
+"""The load path: one DuckDB connection per run, released (and checkpointed) when the run
+ends; `warehouse ingest` ends its process once the run is committed and reported (_exit_fast)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,8 +11,12 @@ from typing import Any
 
 import duckdb
 import pytest
+import yaml
 
+from tenant_warehouse.settings import PROJECT_DIR
 from tests.ingestion.conftest import Home
+
+WAREHOUSE = str(Path(sys.executable).parent / "warehouse")
 
 
 def _open_elsewhere(path: Path) -> str:
@@ -54,3 +60,40 @@ def test_a_run_opens_the_warehouse_once_and_releases_it(
     assert second.ok and second.unchanged, second.summary()
     assert opened.count(str(path)) == 1, opened
     assert int(_open_elsewhere(path)) == runs + len(second.records)
+
+
+def test_warehouse_ingest_exits_with_the_runs_outcome_after_committing_it(tmp_path: Path) -> None:
+    """The process's own command line: exit code, whole output, committed rows."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "targets.csv").write_text("Region,Target\nnorth,2\nsouth,3\n")
+
+    def ingest(file: str) -> subprocess.CompletedProcess[str]:
+        config = tmp_path / f"{file}.yml"
+        config.write_text(yaml.safe_dump({
+            "version": 1,
+            "instances": {"sheets": {"kind": "spreadsheets", "path": "data",
+                                     "tables": {"targets": {"file": file}}}},
+            "tables": {"targets": {"primary_key": "none",
+                                   "columns": {"region": "text", "target": "double"}}},
+        }))
+        env = {**os.environ, "TW_HOME": str(tmp_path / "home"), "TW_CONFIG": str(config),
+               "DLT_DATA_DIR": str(tmp_path / "home" / "dlt")}
+        env.pop("TW_DUCKDB_PATH", None)
+        return subprocess.run([WAREHOUSE, "ingest"], cwd=PROJECT_DIR, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    done = ingest("targets.csv")
+    output = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 0, output
+    assert "read 2 rows" in output and "Traceback" not in output, output
+    path = tmp_path / "home" / "warehouse.duckdb"
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM raw.targets").fetchone() == (2,)
+    finally:
+        con.close()
+
+    failed = ingest("gone.csv")
+    output = " ".join((failed.stdout + failed.stderr).split())
+    assert failed.returncode == 1, output
+    assert "instance sheets, table targets: file" in output and "file not found" in output, output
