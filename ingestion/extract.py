@@ -48,7 +48,17 @@ read incrementally from a database, raw holds rows of every instance and no sche
 seen, the run reads each table's window versions (`read_window`: key and cursor of the same
 `cursor >= watermark - lag` statement) and drops what raw holds, exactly as above, and, where a reconciliation is due, compares the bucket
 checksums (and the keys of differing buckets) exactly as it would; if nothing is left to load or
-delete anywhere, pipeline.py records the run without running dlt at all. Runs skipped so count
+delete anywhere, pipeline.py records the run without running dlt at all.
+A table whose window was found all in raw is not read again while nothing moved: its window
+stamp (SourceReader.window_stamp: the source's write counter, newest cursor and server start;
+raw's row count and newest cursor; the window's start), read before that window read, is kept
+with the verified counters, and an equal stamp skips the window read. A commit stamped with its
+own time moves the newest cursor at once; one with an older cursor (a late commit, an equal
+timestamp) moves the write counter once its statistics arrive (PostgreSQL: within ~1-10 s),
+while its cursor is still in the lag window, so it is read a cycle later at worst, never
+skipped. Raw changed by ingestion only moves towards the source (raw's versions of rows the
+window holds stay), so a stamp stays true across the loads of other tables; raw changed by
+hand (rows lost, a restored backup) moves raw's count or newest cursor. Runs skipped so count
 towards `reconcile_every` (`RunContext.skipped_runs`, added to the state's `runs` by the next
 run that loads), so reconciliation keeps its schedule in an otherwise idle source.
 
@@ -89,6 +99,8 @@ from ingestion.shape import deletions, replace_marker, row_hashes, to_raw
 FETCH_BY_KEY_SHARE = 0.25
 FETCH_BY_KEY_ROWS = 200_000
 SHARE_AFTER_ROWS = 10_000
+# Suffix of the key under which RunContext.verified_counters keeps a table's window stamp.
+WINDOW_STAMP = "@window"
 
 
 @dataclass(frozen=True)
@@ -546,7 +558,7 @@ def probe_unchanged(
             if reader is None:
                 continue
             try:
-                found = _probe_table(ctx, reader, table, state, watermark, raw.rows)
+                found = _probe_table(ctx, reader, table, state, watermark, raw)
             except Exception:
                 readers[instance] = None  # the connection may be unusable now
                 continue
@@ -557,10 +569,11 @@ def probe_unchanged(
 
 def _probe_table(
     ctx: RunContext, reader: SourceReader, table: TableConfig, state: Mapping[str, Any],
-    watermark: dt.datetime, raw_rows: int,
+    watermark: dt.datetime, raw: RawStats,
 ) -> list[RunRecord] | None:
     """One table of probe_unchanged: its incremental record (and reconciliation record when one
     is due), or None when the run would load or delete something."""
+    raw_rows = raw.rows
     instance = reader.instance
     counted = {**state, "runs": state.get("runs", 0)
                + ctx.skipped_runs.get(f"{instance}__{table.name}", 0)}
@@ -573,13 +586,21 @@ def _probe_table(
             return None  # a schema change: the run that loads reports and keeps it
     else:
         reader.check_table(table)
-    known = ctx.destination.versions(table, instance, since=record.cursor_from).combine_chunks()
-    window = unknown_versions(reader, table, record.cursor_from, known)
-    if window is None or window.unknown_rows:
-        # The run reads this table, starting from what was read here (None: too many unknown).
-        ctx.windows[(instance, table.name)] = (record.cursor_from, window, known)
-        return None
-    record.rows_extracted = window.rows
+    # Read before the window: a write after it moves the stamp (module doc, no-change).
+    stamp = reader.window_stamp(table)
+    seen = None if stamp is None else [
+        *stamp, raw_rows, _micros(raw.highest_cursor), _micros(record.cursor_from)]
+    stamp_key = f"{instance}__{table.name}{WINDOW_STAMP}"
+    if seen is None or ctx.verified_counters.get(stamp_key) != seen:
+        known = ctx.destination.versions(table, instance, since=record.cursor_from).combine_chunks()
+        window = unknown_versions(reader, table, record.cursor_from, known)
+        if window is None or window.unknown_rows:
+            # The run reads this table, starting from what was read here (None: too many).
+            ctx.windows[(instance, table.name)] = (record.cursor_from, window, known)
+            return None
+        record.rows_extracted = window.rows
+        if seen is not None:
+            ctx.verified_counters[stamp_key] = seen
     records = [record]
     if _reconcile_due(ctx.reconcile, table, counted):
         recon = RunRecord(ctx.run_id, instance, table.name, is_reconciliation=True)
@@ -623,6 +644,12 @@ def _describe(exc: BaseException, instance: str, table: str) -> str:
     if isinstance(exc, SourceError):
         return str(exc)
     return f"instance {instance}, table {table}: {type(exc).__name__}: {exc}"
+
+
+def _micros(value: dt.datetime | None) -> int:
+    if value is None:
+        return -1
+    return (value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
 
 
 def _parse(value: Any) -> dt.datetime | None:

@@ -283,7 +283,7 @@ def run_ingestion(
         _prune_loaded_packages(pipeline)
         if not report.errors:  # the skipped runs are in the states this load committed
             _remember(settings, {}, {key: counter for key, counter in ctx.verified_counters.items()
-                                     if tuple(key.split("__", 1)) in ctx.unchanged})
+                                     if tuple(key.split("@")[0].split("__", 1)) in ctx.unchanged})
         report.ended_at = utc_now()
         return report
 

@@ -124,6 +124,14 @@ class SourceReader(ABC):
         since, so a due reconciliation has nothing to find (ingestion/extract.py, no-change)."""
         return None
 
+    def window_stamp(self, table: TableConfig) -> tuple[int, ...] | None:
+        """What moves when a row is written to the table, or None when this reader cannot tell:
+        the change counter, the newest cursor (which a commit stamped with its own time moves at
+        once, before the counter's statistics arrive), and what resets the counter. Unchanged
+        since the lag window was found in raw: no version raw lacks can have appeared in it
+        (ingestion/extract.py, no-change)."""
+        return None
+
     def column_types(self, table: TableConfig) -> dict[str, str] | None:
         """Declared type of every column of the source table, in table order (None: this reader
         cannot tell, and schema drift is not checked). Raises SourceTableMissing."""

@@ -246,6 +246,22 @@ class PostgresReader(SourceReader):
             return None
         return tuple(int(value) for value in row[1:])
 
+    def window_stamp(self, table: TableConfig) -> tuple[int, ...] | None:
+        # max() of the bare column, which its index answers at once (compared, never read as an
+        # instant); the server's start, as a crash resets the counters.
+        cursor = quote(table.cursor or "")
+        row = self._execute(
+            table,
+            "SELECT current_setting('track_counts') = 'on', n_tup_ins, n_tup_upd, n_tup_del, "
+            "floor(extract(epoch FROM pg_postmaster_start_time()) * 1000000)::bigint, "
+            f"coalesce((SELECT floor(extract(epoch FROM max({cursor})) * 1000000)::bigint "
+            f"FROM {quote(table.name)}), -1) FROM pg_stat_user_tables "
+            f"WHERE relid = to_regclass({_literal(quote(table.name))})",
+        )
+        if not row or not row[0] or None in row[1:]:
+            return None
+        return tuple(int(value) for value in row[1:])
+
     def key_bounds(self, table: TableConfig) -> tuple[int, int, int] | None:
         key = quote(table.primary_key or "")
         row = self._execute(table, f"SELECT min({key}), max({key}), count(*) FROM {quote(table.name)}")
