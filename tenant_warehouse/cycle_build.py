@@ -20,15 +20,20 @@ build and in a cycle's build when the last passed audit is older than TW_AUDIT_E
 delta's data, so an hourly cadence bounds how long a logic fault can go unseen without paying
 their full scans every minute. A failed audit fails the build, so the next cycle is whole again.
 
-The periodic tier (tag `periodic`: whole-table models no alert, status or minute-path model
-reads, such as the active-users marts, and the whole-table key tests of the big tables, whose
-cycles run `unique_keys_written_last` instead) builds every TW_PERIODIC_EVERY_MINUTES (default
-15; 0 = every cycle). A cycle where it is not due leaves out `tag:periodic+` (the periodic nodes
-and what reads them) and adds the tables it built from to `periodic_pending` in the state; a due
-cycle builds from the changed and the pending tables with the tier in (a pending table that did
-not change again: only its periodic nodes, `source:platform.<t>+,tag:periodic`), and a passed
-one clears them, so a periodic mart is never more than the interval plus a cycle behind and is
-exact when built. A cycle with the audits due has the tier due too (an audit reads its marts).
+The periodic tier builds every TW_PERIODIC_EVERY_MINUTES (default 15; 0 = every cycle): the
+whole-table models no alert, status or minute-path model reads (tag `periodic`: the
+active-users marts and what they are built from), and the whole-table data tests: every data
+test but the scoped key tests (`unique_keys_written_last`: the keys the model's last write
+wrote, against the whole table), which run every cycle. A cycle where the tier is not due leaves
+out `tag:periodic+` (the periodic nodes and what reads them), the singular tests and every
+generic test but the scoped ones (by test name: dbt's four and those the project defines), and
+adds the tables it built from to `periodic_pending` in the state; a due cycle builds from the
+changed and the pending tables with the tier in (a pending table that did not change again:
+only its periodic nodes and the tests downstream of it, `source:platform.<t>+,tag:periodic` and
+`source:platform.<t>+,resource_type:test`), and a passed one clears them, so a periodic mart is
+never more than the interval plus a cycle behind and exact when built, and a test left out of a
+cycle runs within the interval on everything that cycle wrote. A cycle with the audits due has
+the tier due too (an audit reads its marts).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -53,6 +59,12 @@ AUDIT_EXCLUDE = ["--exclude", "tag:audit"]
 DEFAULT_AUDIT_MINUTES = 60.0
 # The periodic nodes and everything reading them (tests across models, the audits).
 PERIODIC_EXCLUDE = ["--exclude", "tag:periodic+"]
+# dbt's own generic tests; the project's are found in its files (`{% test <name>(`).
+BUILTIN_GENERIC_TESTS = ("unique", "not_null", "accepted_values", "relationships")
+# The data tests a cycle runs whether or not the tier is due: the keys it wrote, scoped.
+CYCLE_TESTS = ("unique_keys_written_last",)
+TEST_DEFINITION = re.compile(r"\{%-?\s*test\s+(\w+)\s*\(")
+TEST_PARTS = ("macros", "tests/dbt", "platforms")
 DEFAULT_PERIODIC_MINUTES = 15.0
 
 Signature = tuple[int, str | None]
@@ -104,10 +116,24 @@ def selection_args(
     tables = sorted(set(tables))
     selectors = [f"source:platform.{table}+" for table in tables]
     if periodic:
-        selectors += [f"source:platform.{table}+,tag:periodic"
-                      for table in sorted(set(periodic_only) - set(tables))]
+        for table in sorted(set(periodic_only) - set(tables)):
+            selectors += [f"source:platform.{table}+,tag:periodic",
+                          f"source:platform.{table}+,resource_type:test"]
     return ["build", "--select", *selectors, *CODE_ONLY_EXCLUDES,
-            *([] if periodic else PERIODIC_EXCLUDE), *([] if audits else AUDIT_EXCLUDE)]
+            *([] if periodic else [*PERIODIC_EXCLUDE, *whole_table_test_excludes()]),
+            *([] if audits else AUDIT_EXCLUDE)]
+
+
+def whole_table_test_excludes(root: Path = PROJECT_DIR) -> list[str]:
+    """`--exclude` arguments for the data tests a cycle leaves to the periodic tier: singular
+    tests, and generic tests by name (dbt's and the project's own) but the scoped CYCLE_TESTS.
+    A generic test defined later is left out too: it is found in the project's files."""
+    names = set(BUILTIN_GENERIC_TESTS)
+    for part in TEST_PARTS:
+        for file in sorted((root / part).rglob("*.sql")):
+            names.update(TEST_DEFINITION.findall(file.read_text(encoding="utf-8")))
+    return ["--exclude", "test_type:singular",
+            *(f"test_name:{name}" for name in sorted(names - set(CYCLE_TESTS)))]
 
 
 def audit_interval() -> dt.timedelta:

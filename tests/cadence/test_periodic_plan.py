@@ -21,6 +21,11 @@ from tenant_warehouse.settings import Settings
 
 TABLES = ["organizations", "contacts", "orders", "messages"]
 EXCLUDES = ["--exclude", "tag:ci", "--exclude-resource-type", "unit_test"]
+# Every data test but the scoped key tests waits for the tier (the project's generic tests too).
+WHOLE_TABLE_TESTS = [
+    "--exclude", "test_type:singular", "test_name:accepted_values", "test_name:equality",
+    "test_name:non_negative", "test_name:not_null", "test_name:relationships", "test_name:unique",
+    "test_name:unique_combination_of_columns"]
 
 
 @pytest.fixture
@@ -66,7 +71,8 @@ def test_cycles_leave_the_tier_out_until_due_then_build_it_from_every_pending_ta
     first = _cycle(home)
     assert not first.periodic
     assert first.args == ["build", "--select", "source:platform.orders+", *EXCLUDES,
-                          "--exclude", "tag:periodic+", "--exclude", "tag:audit"]
+                          "--exclude", "tag:periodic+", *WHOLE_TABLE_TESTS,
+                          "--exclude", "tag:audit"]
     assert "periodic tier not due (pending: orders)" in first.reason
     _insert(home, "messages", 101)
     second = _cycle(home)
@@ -84,7 +90,8 @@ def test_cycles_leave_the_tier_out_until_due_then_build_it_from_every_pending_ta
     due = _cycle(home)
     assert due.periodic and due.reason.startswith("built from messages; periodic tier due")
     assert due.args == ["build", "--select", "source:platform.messages+",
-                        "source:platform.orders+,tag:periodic", *EXCLUDES,
+                        "source:platform.orders+,tag:periodic",
+                        "source:platform.orders+,resource_type:test", *EXCLUDES,
                         "--exclude", "tag:audit"]
     assert _state(home)["periodic_pending"] == []
     assert _state(home)["periodic_built_at"] == due.started_at
@@ -105,7 +112,9 @@ def test_a_due_tier_with_no_change_builds_only_the_periodic_nodes_of_the_pending
 
     catch_up = _cycle(home)
     assert catch_up.args == ["build", "--select", "source:platform.contacts+,tag:periodic",
-                             "source:platform.orders+,tag:periodic", *EXCLUDES,
+                             "source:platform.contacts+,resource_type:test",
+                             "source:platform.orders+,tag:periodic",
+                             "source:platform.orders+,resource_type:test", *EXCLUDES,
                              "--exclude", "tag:audit"]
     assert "periodic tier due: built from contacts, orders" in catch_up.reason
     assert _state(home)["periodic_pending"] == []
