@@ -51,9 +51,9 @@ def test_bench_runs_end_to_end_at_tiny_scale(
         ("0.002", "full"), ("0.002", "incremental"), ("0.002", "no-change")]
     assert all(c["ok"] == "True" for c in cycles), [c["error"] for c in cycles]
     assert all(float(c["cycle_seconds"]) > 0 for c in cycles)
-    # Ingestion in a child process, whose peak RSS is measured; the no-change cycle runs in this
-    # process as the warm watch loop does (its RSS is not the ingestion's: not measured).
-    assert all(float(c["peak_rss_mb"]) > 0 for c in cycles if c["kind"] != "no-change")
+    # The full refresh's ingestion runs in a child process, the others in this process as the
+    # warm watch loop does: peak RSS of the child, or of this process during the ingestion.
+    assert all(float(c["peak_rss_mb"]) > 0 for c in cycles)
     assert [c["ok"] for c in cycles if c["kind"] == "no-change"] == ["True"], cycles
     assert all(int(c["rows_loaded"]) > 0 for c in cycles if c["kind"] != "no-change")
 
