@@ -608,7 +608,7 @@ def _probe_table(
         # Read before the comparison: a write after it moves the counter (if its commit came
         # before, the comparison saw it).
         # Raw's row count beside it: rows lost from raw (by hand) are compared again.
-        counter = reader.change_counter(table)
+        counter = reader.change_counter(table) if stamp is None else stamp[:3]
         counter = None if counter is None else (*counter, raw_rows)
         if counter is None or list(counter) != ctx.verified_counters.get(resource):
             recon.buckets = BucketStats()  # the same bucketed comparison as a reconciliation

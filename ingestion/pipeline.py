@@ -25,7 +25,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,7 +191,7 @@ def run_ingestion(
     selected_instances = config.select_instances(instances)
     selected_tables = config.select_tables(tables)
 
-    with RunLock(settings.home / LOCK_FILE), ExitStack() as run_scope:
+    with RunLock(settings.home / LOCK_FILE):
         configure_dlt(settings)
         run_id = uuid.uuid4().hex
         report = IngestionReport(run_id, destination, utc_now())
@@ -212,21 +212,23 @@ def run_ingestion(
             pipeline = dlt.pipeline(
                 pipeline_name=pipeline_name(destination),
                 pipelines_dir=str(settings.pipelines_dir),
-                destination=make_destination(settings, destination, run_scope),
+                destination=make_destination(settings, destination),
                 dataset_name=settings.raw_schema,
             )
             ctx.destination = DestinationView(pipeline)
             _read_skipped_runs(settings, ctx)
-            if _nothing_to_load(ctx, pipeline, destination, selected_instances, selected_tables):
-                _count_skipped_run(settings, ctx)
-                report.unchanged = True
-                report.ended_at = utc_now()
-                return report
-            _prepare(pipeline)
-            with ctx.destination.connected():
-                ctx.raw_stats = {
-                    t.name: ctx.destination.instance_stats(t) for t in selected_tables
-                }
+            with _phase(ctx, destination):
+                if _nothing_to_load(ctx, pipeline, destination, selected_instances,
+                                    selected_tables):
+                    _count_skipped_run(settings, ctx)
+                    report.unchanged = True
+                    report.ended_at = utc_now()
+                    return report
+                _prepare(pipeline)
+                with ctx.destination.connected():
+                    ctx.raw_stats = {
+                        t.name: ctx.destination.instance_stats(t) for t in selected_tables
+                    }
         except Exception as exc:
             message = f"destination {destination}: {_explain(exc)}"
             report.errors.append(message)
@@ -263,18 +265,19 @@ def run_ingestion(
         try:
             # The run records are loaded by the same load() call as the data; they are written
             # again, marked failed, if that load fails.
-            with _timed("normalize"):
+            with _phase(ctx, destination):  # normalize, the run log and the load
+                with _timed("normalize"):
+                    pipeline.normalize()
+                # Normalized on its own: a second extract would change the schema under the
+                # first package before it is normalized.
+                pipeline.extract(
+                    [ingestion_runs(report.records),
+                     quarantine_resource(ctx.quarantine, run_id, report.started_at)],
+                    loader_file_format=file_format,
+                )
                 pipeline.normalize()
-            # Normalized on its own: a second extract would change the schema under the first
-            # package before it is normalized.
-            pipeline.extract(
-                [ingestion_runs(report.records),
-                 quarantine_resource(ctx.quarantine, run_id, report.started_at)],
-                loader_file_format=file_format,
-            )
-            pipeline.normalize()
-            with _timed("load"):
-                pipeline.load()
+                with _timed("load"):
+                    pipeline.load()
         except Exception as exc:
             message = f"load into {destination} failed: {_explain(exc)}"
             report.errors.append(message)
@@ -343,15 +346,20 @@ def _append_run_log(pipeline: dlt.Pipeline, records: list[RunRecord]) -> None:
         names = [f.name for f in RUN_LOG_SCHEMA if f.name in present]
         load_id = f"{time.time():.6f}"  # dlt's form; no dlt load is recorded for it
         columns = names + [c for c in ("_dlt_load_id", "_dlt_id") if c in present]
+        if not records:
+            return
+        values: list[Any] = []
+        for record in records:
+            row = record.as_row()
+            values += [row[name] for name in names]
+            values += [load_id] if "_dlt_load_id" in present else []
+            values += [uuid.uuid4().hex[:14]] if "_dlt_id" in present else []
+        placeholders = f"({', '.join(['%s'] * len(columns))})"
+        # One statement for every record: one round trip instead of one per table.
         sql = (f"INSERT INTO {table} ({', '.join(columns)}) "
-               f"VALUES ({', '.join(['%s'] * len(columns))})")
+               f"VALUES {', '.join([placeholders] * len(records))}")
         with client.begin_transaction():
-            for record in records:
-                row = record.as_row()
-                values = [row[name] for name in names]
-                values += [load_id] if "_dlt_load_id" in present else []
-                values += [uuid.uuid4().hex[:14]] if "_dlt_id" in present else []
-                client.execute_sql(sql, *values)
+            client.execute_sql(sql, *values)
 
 
 def _read_skipped_runs(settings: Settings, ctx: RunContext) -> None:
@@ -524,6 +532,15 @@ def _prune_loaded_packages(pipeline: dlt.Pipeline) -> None:
     packages = sorted(p for p in loaded.iterdir() if p.is_dir())
     for package in packages[:-KEEP_LOADED_PACKAGES]:
         shutil.rmtree(package, ignore_errors=True)
+
+
+def _phase(ctx: RunContext, destination: str) -> Any:
+    """Hold a DuckDB connection through one phase of the run (set-up; normalize to load): dlt
+    opens and closes the file for each of its clients (16 times in a full load), and while a
+    connection is held, each of those reuses the open database instead of opening the file and
+    checkpointing it on close. Released between phases, so memory DuckDB kept from the
+    extraction's queries is freed before the load, as when every client had its own."""
+    return ctx.destination.connected() if destination == "duckdb" else nullcontext()
 
 
 @contextmanager

@@ -126,8 +126,8 @@ class SourceReader(ABC):
 
     def window_stamp(self, table: TableConfig) -> tuple[int, ...] | None:
         """What moves when a row is written to the table, or None when this reader cannot tell:
-        the change counter, the newest cursor (which a commit stamped with its own time moves at
-        once, before the counter's statistics arrive), and what resets the counter. Unchanged
+        change_counter's values first, then what resets them and the newest cursor (which a
+        commit stamped with its own time moves at once, before the counter's statistics arrive). Unchanged
         since the lag window was found in raw: no version raw lacks can have appeared in it
         (ingestion/extract.py, no-change)."""
         return None
