@@ -34,13 +34,8 @@ DESTINATIONS = ("duckdb", "postgres", "bigquery")
 _FETCH_ROWS = 100_000
 
 
-def make_destination(settings: Settings, name: str, scope: ExitStack | None = None) -> Any:
-    """A dlt destination configured from Settings and the same environment dbt's profile uses.
-
-    scope: the run's ExitStack. DuckDB then gets one connection, opened here and closed when the
-    scope ends, which every step of the run borrows (dlt hands out cursors of it): otherwise
-    dlt opens and closes the database file for each client (eleven times in a full load, ~30 ms
-    each, the close of a written file checkpointing it)."""
+def make_destination(settings: Settings, name: str) -> Any:
+    """A dlt destination configured from Settings and the same environment dbt's profile uses."""
     if name == "duckdb":
         settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
         # DuckDB runs inside this process and would otherwise cache up to 80% of RAM while
@@ -50,11 +45,9 @@ def make_destination(settings: Settings, name: str, scope: ExitStack | None = No
         # "transient" to dlt, was retried by every run). One load job at a time under 512MB:
         # a 10.4M-row catch-up at SF10 loaded with a peak RSS of 917 MiB (docs/performance.md).
         os.environ.setdefault("LOAD__WORKERS", "1")
-        memory_limit = os.environ.get("TW_DUCKDB_MEMORY_LIMIT", "512MB")
-        if scope is not None:
-            return dlt.destinations.duckdb(credentials=_run_connection(settings, memory_limit, scope))
         credentials = DuckDbCredentials(
-            str(settings.duckdb_path), global_config={"memory_limit": memory_limit}
+            str(settings.duckdb_path),
+            global_config={"memory_limit": os.environ.get("TW_DUCKDB_MEMORY_LIMIT", "512MB")},
         )
         return dlt.destinations.duckdb(credentials=credentials)
     if name == "postgres":
@@ -64,16 +57,6 @@ def make_destination(settings: Settings, name: str, scope: ExitStack | None = No
             credentials=_bigquery_credentials(), location=os.environ.get("TW_BQ_LOCATION", "EU")
         )
     raise ValueError(f"unknown destination {name!r} (expected one of {', '.join(DESTINATIONS)})")
-
-
-def _run_connection(settings: Settings, memory_limit: str, scope: ExitStack) -> Any:
-    """The run's DuckDB connection, with the memory cap; closed (checkpointed) by `scope`."""
-    import duckdb
-
-    connection = duckdb.connect(str(settings.duckdb_path))
-    scope.callback(connection.close)
-    connection.execute("SET GLOBAL memory_limit = ?", [memory_limit])
-    return connection
 
 
 def loader_file_format(name: str) -> str:
