@@ -46,9 +46,10 @@ runs, or when forced, after the incremental read; see ingestion/reconcile.py.
 No-change fast path (`probe_unchanged`, before dlt is involved): when every selected table is
 read incrementally from a database, raw holds rows of every instance and no schema drift is
 seen, the run reads each table's window versions (`read_window`: key and cursor of the same
-`cursor >= watermark - lag` statement) and drops what raw holds, exactly as above, and, where a reconciliation is due, compares the bucket
-checksums (and the keys of differing buckets) exactly as it would; if nothing is left to load or
-delete anywhere, pipeline.py records the run without running dlt at all.
+`cursor >= watermark - lag` statement) and drops what raw holds, exactly as above, and, where a
+reconciliation is due, compares the bucket checksums (and the keys of differing buckets)
+exactly as it would; if nothing is left to load or delete anywhere, pipeline.py records the run
+without running dlt at all.
 A table whose window was found all in raw is not read again while nothing moved: its window
 stamp (SourceReader.window_stamp: the source's write counter, newest cursor and server start;
 raw's row count and newest cursor; the window's start), read before that window read, is kept
