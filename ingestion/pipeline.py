@@ -64,6 +64,8 @@ FAST_PATH_DESTINATIONS = ("duckdb", "postgres")
 # Loaded packages keep only metadata (jobs are deleted after loading), but a run a minute adds
 # one each; keep the last few for debugging.
 KEEP_LOADED_PACKAGES = 5
+# A load merging more rows than this runs each dlt client in its own DuckDB (_phase).
+HOLD_MAX_MERGED_ROWS = 500_000
 
 
 @dataclass(frozen=True)
@@ -265,7 +267,10 @@ def run_ingestion(
         try:
             # The run records are loaded by the same load() call as the data; they are written
             # again, marked failed, if that load fails.
-            with _phase(ctx, destination):  # normalize, the run log and the load
+            merged = sum(r.rows_loaded for r in ctx.records if r.table_name not in append_tables)
+            # Normalize, the run log and the load in one connection, unless the load merges
+            # many rows (below).
+            with _phase(ctx, destination, hold=merged <= HOLD_MAX_MERGED_ROWS):
                 with _timed("normalize"):
                     pipeline.normalize()
                 # Normalized on its own: a second extract would change the schema under the
@@ -534,13 +539,16 @@ def _prune_loaded_packages(pipeline: dlt.Pipeline) -> None:
         shutil.rmtree(package, ignore_errors=True)
 
 
-def _phase(ctx: RunContext, destination: str) -> Any:
+def _phase(ctx: RunContext, destination: str, hold: bool = True) -> Any:
     """Hold a DuckDB connection through one phase of the run (set-up; normalize to load): dlt
     opens and closes the file for each of its clients (16 times in a full load), and while a
     connection is held, each of those reuses the open database instead of opening the file and
     checkpointing it on close. Released between phases, so memory DuckDB kept from the
-    extraction's queries is freed before the load, as when every client had its own."""
-    return ctx.destination.connected() if destination == "duckdb" else nullcontext()
+    extraction's queries is freed before the load, as when every client had its own.
+    `hold=False` leaves each client its own database: a load that merges more than
+    HOLD_MAX_MERGED_ROWS rows (SF10's 10% delta, 2M rows) ran out of DuckDB's memory limit in
+    the merge with the staging copy still in the shared buffer pool (dlt retried it)."""
+    return ctx.destination.connected() if destination == "duckdb" and hold else nullcontext()
 
 
 @contextmanager

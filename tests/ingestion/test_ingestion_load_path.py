@@ -75,6 +75,44 @@ def test_a_run_opens_the_warehouse_once_per_phase_and_releases_it(
     assert int(_open_elsewhere(path)) == runs + len(second.records)
 
 
+def test_a_load_merging_many_rows_gives_each_dlt_client_its_own_database(
+    loaded_home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above HOLD_MAX_MERGED_ROWS the load phase holds no connection (DuckDB's memory limit:
+    the staging copy stayed in the shared buffer pool during the merge); the rows are the same."""
+    from ingestion import pipeline
+    from tests.ingestion.helpers import sqlite_execute
+
+    path = loaded_home.settings.duckdb_path
+    opens: list[str] = []
+    connect = duckdb.connect
+
+    def counting_connect(database: Any = ":memory:", *args: Any, **kwargs: Any) -> Any:
+        if str(database) == str(path) and not _file_is_open(path):
+            opens.append(str(database))
+        return connect(database, *args, **kwargs)
+
+    def touch_messages(minutes: int) -> None:
+        # Past the newest cursor: in the next run's window.
+        sqlite_execute(loaded_home.url("uk"), "UPDATE messages SET status = 'read', updated_at ="
+                       f" datetime((SELECT max(updated_at) FROM messages), '+{minutes} minutes')"
+                       " WHERE id % 7 = 0")
+
+    monkeypatch.setattr(duckdb, "connect", counting_connect)
+    touch_messages(1)
+    held = loaded_home.ingest()  # a small merge: normalize to load in one connection
+    assert held.ok and held.rows_loaded > 0, held.summary()
+    held_opens = len(opens)
+
+    opens.clear()
+    monkeypatch.setattr(pipeline, "HOLD_MAX_MERGED_ROWS", 0)
+    touch_messages(2)
+    own = loaded_home.ingest()
+    assert own.ok and own.rows_loaded == held.rows_loaded, own.summary()
+    assert len(opens) > held_opens, (opens, held_opens)  # each client opened the file
+    loaded_home.assert_raw_equals_source(tables=["messages"])
+
+
 def test_warehouse_ingest_exits_with_the_runs_outcome_after_committing_it(tmp_path: Path) -> None:
     """The process's own command line: exit code, whole output, committed rows."""
     (tmp_path / "data").mkdir()
