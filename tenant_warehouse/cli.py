@@ -157,7 +157,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     ok = operations.run_cycle(
         settings, args.warehouse, _instances(args.instances), full_build=args.full_build
     )
-    return 0 if ok else 1
+    code = 0 if ok else 1
+    if getattr(args, "exit_fast", False):  # a cycle a minute: no interpreter teardown
+        _exit_fast(code)
+    return code
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
