@@ -55,6 +55,10 @@ def table(page: Any, name: str) -> list[dict[str, str]]:
 
 def wait_for_charts(page: Any) -> int:
     """Waits until every chart placeholder was drawn by plotly.js; returns how many there are."""
+    # Counted once the page has loaded: counted earlier (the navigation after the login still
+    # under way), the number could be short of the charts the page then holds, and the wait
+    # below would never see them match.
+    page.wait_for_load_state("load")
     count = page.locator("div.chart[data-figure]").count()
     # Polled on a timer, not on animation frames (which headless Chromium may not schedule), until
     # every chart is drawn with its traces (plotly.js may draw them after its promise resolves)
