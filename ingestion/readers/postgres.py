@@ -45,6 +45,10 @@ CSV_BLOCK_BYTES = 4 << 20
 _PIPE_BYTES = 1 << 20
 _F_SETPIPE_SZ = 1031  # Linux fcntl; a bigger pipe means fewer wake-ups between the two threads
 CONNECT_TIMEOUT_SECONDS = 10
+# Whether pg_stat_user_tables' write counters follow the table's writes: track_counts on, and
+# not a standby (a hot standby's counters do not count the writes it replays from the primary,
+# so a hard delete there would never move them).
+COUNTERS_MOVE = "current_setting('track_counts') = 'on' AND NOT pg_is_in_recovery()"
 
 # Casts in the SELECT list make COPY's text output match what arrow parses for each type.
 # A `timestamp without time zone` (or `timestamp(0)`) column is read `AT TIME ZONE` the table's
@@ -236,10 +240,11 @@ class PostgresReader(SourceReader):
 
     def change_counter(self, table: TableConfig) -> tuple[int, ...] | None:
         # pg_stat counters count every row written (aborted ones too: only ever more); a backend
-        # reports them within seconds of its commit. Without track_counts they never move.
+        # reports them within seconds of its commit. Without track_counts they never move, and
+        # on a standby they do not count the writes it replays: no counter there (None).
         row = self._execute(
             table,
-            "SELECT current_setting('track_counts') = 'on', n_tup_ins, n_tup_upd, n_tup_del "
+            f"SELECT {COUNTERS_MOVE}, n_tup_ins, n_tup_upd, n_tup_del "
             f"FROM pg_stat_user_tables WHERE relid = to_regclass({_literal(quote(table.name))})",
         )
         if not row or not row[0] or None in row[1:]:
@@ -252,7 +257,7 @@ class PostgresReader(SourceReader):
         cursor = quote(table.cursor or "")
         row = self._execute(
             table,
-            "SELECT current_setting('track_counts') = 'on', n_tup_ins, n_tup_upd, n_tup_del, "
+            f"SELECT {COUNTERS_MOVE}, n_tup_ins, n_tup_upd, n_tup_del, "
             "floor(extract(epoch FROM pg_postmaster_start_time()) * 1000000)::bigint, "
             f"coalesce((SELECT floor(extract(epoch FROM max({cursor})) * 1000000)::bigint "
             f"FROM {quote(table.name)}), -1) FROM pg_stat_user_tables "
